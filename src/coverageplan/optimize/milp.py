@@ -1,0 +1,366 @@
+"""The MILP, assembled once as sparse matrices from the Problem's arrays.
+
+Variables (all binary): ``x_ij`` village i takes option j (only where feasible
+and useful), ``y_s`` site s is built, ``g_i`` the trench from village i to its
+parent is laid.
+
+Units: money in the Problem's currency, benefit in its units (e.g. people)::
+
+    maximise    Σ_ij benefit_ij x_ij
+    subject to  Σ_j x_ij ≤ 1                              each village, one option
+                x_i,cell − Σ_s cover_is y_s ≤ 0           unless existing_cover_i
+                x_i,fibre − g_i ≤ 0                        fibre needs its trench ...
+                g_i − g_parent(i) ≤ 0                      ... and the path to the network
+                Σ cost_ij x_ij + Σ site_cost_s y_s
+                    + Σ edge_cost_i g_i ≤ budget           public money
+                Σ_{i in beam b} sat_demand_i x_i,sat ≤ beam_capacity_b
+                x, y, g ∈ {0, 1}
+
+Money is divided by a power of ten near the typical cost before solving (and
+benefit likewise), so the solver sees coefficients of order one. The solver's
+tolerances could let a rounded plan overspend by a hair; :func:`solve` checks
+the rounded plan's exact cost and, if it is over, solves again with the budget
+row tightened by the excess (:func:`with_budget_margin`).
+
+Backends take the same :class:`Formulation`: HiGHS through highspy (default),
+or PuLP (CBC, or any solver PuLP reaches).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import sparse
+
+from coverageplan.optimize.problem import CELLULAR, FIBRE, SATELLITE, Problem
+
+FEASIBILITY_TOLERANCE = 1e-7
+
+
+def power_of_ten_scale(values: np.ndarray) -> float:
+    """A power of ten near the median positive value (1 when there is none)."""
+    positive = values[values > 0]
+    if positive.size == 0:
+        return 1.0
+    return float(10.0 ** np.round(np.log10(np.median(positive))))
+
+
+@dataclass(frozen=True)
+class Formulation:
+    """``max c·v`` s.t. ``row_lower ≤ A v ≤ row_upper``, ``v`` binary; v = [x, y, g].
+
+    ``x_village``/``x_option`` give the (village, option) of each x column;
+    ``n_x``, ``n_y``, ``n_g`` the block sizes. ``objective`` and ``a_matrix``
+    are in scaled units (``money_scale``, ``benefit_scale``).
+    """
+
+    objective: np.ndarray
+    a_matrix: sparse.csc_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    x_village: np.ndarray
+    x_option: np.ndarray
+    budget_row: int
+    n_x: int
+    n_y: int
+    n_g: int
+    money_scale: float
+    benefit_scale: float
+
+
+def build_formulation(problem: Problem) -> Formulation:
+    """Assemble the MILP as arrays; no Python loop over villages, sites or pairs."""
+    n = problem.n_villages
+    money_scale = power_of_ten_scale(
+        np.concatenate([problem.cost.ravel(), problem.site_cost, problem.edge_cost])
+    )
+    benefit_scale = power_of_ten_scale(problem.benefit.ravel())
+
+    usable = problem.feasible & (problem.benefit > 0)
+    if problem.has_cellular:
+        reachable = problem.existing_cover | (np.diff(problem.cover.indptr) > 0)
+        usable[:, CELLULAR] &= reachable
+    if problem.has_beams:
+        usable[:, SATELLITE] &= problem.sat_demand <= problem.beam_capacity[problem.beam]
+    x_village, x_option = np.nonzero(usable)
+    n_x = len(x_village)
+    n_y = problem.n_sites if problem.has_cellular else 0
+    n_g = n if problem.has_fibre_tree else 0
+    y0, g0 = n_x, n_x + n_y
+    x_index = np.full(problem.cost.shape, -1, dtype=np.int64)
+    x_index[x_village, x_option] = np.arange(n_x)
+
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    lower: list[np.ndarray] = []
+    upper: list[np.ndarray] = []
+    row_count = 0
+
+    def add_rows(
+        row: np.ndarray,
+        col: np.ndarray,
+        val: np.ndarray,
+        count: int,
+        lo: np.ndarray,
+        up: np.ndarray,
+    ) -> None:
+        nonlocal row_count
+        rows.append(row + row_count)
+        cols.append(col)
+        vals.append(val)
+        lower.append(lo)
+        upper.append(up)
+        row_count += count
+
+    # One option per village: only villages with two or more candidate options need a row.
+    per_village = np.bincount(x_village, minlength=n)
+    multi = per_village >= 2
+    row_of_village = np.cumsum(multi) - 1
+    keep = multi[x_village]
+    n_multi = int(multi.sum())
+    add_rows(
+        row_of_village[x_village[keep]],
+        np.flatnonzero(keep),
+        np.ones(int(keep.sum())),
+        n_multi,
+        np.full(n_multi, -np.inf),
+        np.ones(n_multi),
+    )
+
+    # Cellular needs a built site covering the village (unless already covered).
+    if problem.has_cellular:
+        needs_site = np.flatnonzero((x_index[:, CELLULAR] >= 0) & ~problem.existing_cover)
+        count = len(needs_site)
+        covering = problem.cover[needs_site].tocoo()
+        add_rows(
+            np.concatenate([np.arange(count), covering.row]),
+            np.concatenate([x_index[needs_site, CELLULAR], y0 + covering.col]),
+            np.concatenate([np.ones(count), -np.ones(covering.nnz)]),
+            count,
+            np.full(count, -np.inf),
+            np.zeros(count),
+        )
+
+    # Fibre needs its trench, and a trench needs its parent's.
+    if problem.has_fibre_tree:
+        fibre = np.flatnonzero(x_index[:, FIBRE] >= 0)
+        count = len(fibre)
+        add_rows(
+            np.tile(np.arange(count), 2),
+            np.concatenate([x_index[fibre, FIBRE], g0 + fibre]),
+            np.concatenate([np.ones(count), -np.ones(count)]),
+            count,
+            np.full(count, -np.inf),
+            np.zeros(count),
+        )
+        child = np.flatnonzero(problem.parent >= 0)
+        count = len(child)
+        add_rows(
+            np.tile(np.arange(count), 2),
+            np.concatenate([g0 + child, g0 + problem.parent[child]]),
+            np.concatenate([np.ones(count), -np.ones(count)]),
+            count,
+            np.full(count, -np.inf),
+            np.zeros(count),
+        )
+
+    # Satellite capacity per beam.
+    if problem.has_beams:
+        on_sat = np.flatnonzero(x_index[:, SATELLITE] >= 0)
+        beams, beam_row = np.unique(problem.beam[on_sat], return_inverse=True)
+        add_rows(
+            beam_row.ravel(),
+            x_index[on_sat, SATELLITE],
+            problem.sat_demand[on_sat],
+            len(beams),
+            np.full(len(beams), -np.inf),
+            problem.beam_capacity[beams],
+        )
+
+    # Budget: everything that costs money, in scaled units, tolerance held back.
+    money = (
+        np.concatenate(
+            [problem.cost[x_village, x_option], problem.site_cost[:n_y], problem.edge_cost[:n_g]]
+        )
+        / money_scale
+    )
+    spend = np.flatnonzero(money > 0)
+    budget = problem.budget / money_scale
+    budget_row = row_count
+    add_rows(
+        np.zeros(len(spend), dtype=np.int64),
+        spend,
+        money[spend],
+        1,
+        np.array([-np.inf]),
+        np.array([budget]),
+    )
+
+    n_vars = n_x + n_y + n_g
+    a_matrix = sparse.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(row_count, n_vars),
+    )
+    objective = np.zeros(n_vars)
+    objective[:n_x] = problem.benefit[x_village, x_option] / benefit_scale
+    return Formulation(
+        objective=objective,
+        a_matrix=a_matrix,
+        row_lower=np.concatenate(lower),
+        row_upper=np.concatenate(upper),
+        x_village=x_village,
+        x_option=x_option,
+        budget_row=budget_row,
+        n_x=n_x,
+        n_y=n_y,
+        n_g=n_g,
+        money_scale=money_scale,
+        benefit_scale=benefit_scale,
+    )
+
+
+def with_budget_margin(formulation: Formulation, margin: float) -> Formulation:
+    """The same formulation with the budget row's limit lowered by ``margin`` (money units)."""
+    row_upper = formulation.row_upper.copy()
+    budget_row = formulation.budget_row
+    row_upper[budget_row] = max(0.0, row_upper[budget_row] - margin / formulation.money_scale)
+    return replace(formulation, row_upper=row_upper)
+
+
+@dataclass(frozen=True)
+class SolverResult:
+    """What a backend returns: values of v (None without a solution), bound, status, time."""
+
+    values: np.ndarray | None
+    bound: float
+    status: str
+    solver: str
+    solve_time_s: float
+
+
+def solve_highs(formulation: Formulation, *, time_limit_s: float, mip_gap: float) -> SolverResult:
+    """Solve with HiGHS through highspy; status from HiGHS's own model status.
+
+    A watchdog cancels the solve if HiGHS overruns its own time limit by more
+    than a quarter (HiGHS checks its limit only between phases).
+    """
+    import highspy
+
+    n_vars = formulation.objective.size
+    if n_vars == 0:
+        return SolverResult(np.zeros(0), 0.0, "optimal", "highs", 0.0)
+    highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    highs.setOptionValue("time_limit", float(time_limit_s))
+    highs.setOptionValue("mip_rel_gap", float(mip_gap))
+    highs.setOptionValue("primal_feasibility_tolerance", FEASIBILITY_TOLERANCE)
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_vars
+    lp.num_row_ = formulation.a_matrix.shape[0]
+    lp.col_cost_ = -formulation.objective  # HiGHS minimises
+    lp.col_lower_ = np.zeros(n_vars)
+    lp.col_upper_ = np.ones(n_vars)
+    lp.row_lower_ = formulation.row_lower
+    lp.row_upper_ = formulation.row_upper
+    matrix = formulation.a_matrix
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    lp.a_matrix_.value_ = matrix.data.astype(np.float64)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_vars
+    highs.passModel(lp)
+    watchdog = threading.Timer(1.25 * time_limit_s + 1.0, highs.cancelSolve)
+    started = time.perf_counter()
+    watchdog.start()
+    try:
+        highs.run()
+    finally:
+        watchdog.cancel()
+    elapsed = time.perf_counter() - started
+    model_status = highs.getModelStatus()
+    info = highs.getInfo()
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    status_by_model = {
+        highspy.HighsModelStatus.kOptimal: "optimal",
+        highspy.HighsModelStatus.kTimeLimit: "time_limit",
+        highspy.HighsModelStatus.kInterrupt: "time_limit",
+        highspy.HighsModelStatus.kInfeasible: "infeasible",
+    }
+    status = status_by_model.get(model_status, "feasible" if has_solution else "no_solution")
+    if status in ("time_limit", "feasible") and not has_solution:
+        status = "no_solution"
+    values = np.asarray(highs.getSolution().col_value) if has_solution else None
+    bound = -float(info.mip_dual_bound) if status != "infeasible" else -np.inf
+    return SolverResult(values, bound, status, "highs", elapsed)
+
+
+def pulp_solver(name: str, *, time_limit_s: float, mip_gap: float) -> object:
+    """A PuLP solver by name; 'cbc' is an installed CBC (COIN_CMD) or PuLP's bundled one."""
+    import pulp
+
+    options = {"msg": False, "timeLimit": time_limit_s, "gapRel": mip_gap}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if name.lower() == "cbc":
+            installed = pulp.COIN_CMD(**options)
+            return installed if installed.available() else pulp.PULP_CBC_CMD(**options)
+        return pulp.getSolver(name, **options)
+
+
+def solve_pulp(
+    formulation: Formulation, *, solver_name: str, time_limit_s: float, mip_gap: float
+) -> SolverResult:
+    """Solve through PuLP (e.g. CBC) from the same arrays; status from PuLP's solution status.
+
+    Rows are passed as ``LpAffineExpression`` built from (variable, coefficient)
+    pairs of the CSR matrix. PuLP's problem status reads "Optimal" for a
+    time-limited CBC run, so only ``sol_status == LpSolutionOptimal`` counts.
+    """
+    import pulp
+
+    n_vars = formulation.objective.size
+    if n_vars == 0:
+        return SolverResult(np.zeros(0), 0.0, "optimal", solver_name.lower(), 0.0)
+    model = pulp.LpProblem("coverageplan", pulp.LpMaximize)
+    variables = [model.add_variable(f"v{i}", 0, 1, cat=pulp.LpBinary) for i in range(n_vars)]
+    model += pulp.LpAffineExpression(
+        [(variables[i], formulation.objective[i]) for i in np.flatnonzero(formulation.objective)]
+    )
+    matrix = formulation.a_matrix.tocsr()
+    for row in range(matrix.shape[0]):
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        expression = pulp.LpAffineExpression(
+            [
+                (variables[c], v)
+                for c, v in zip(matrix.indices[start:end], matrix.data[start:end], strict=True)
+            ]
+        )
+        model += expression <= float(formulation.row_upper[row])
+        if np.isfinite(formulation.row_lower[row]):
+            model += expression >= float(formulation.row_lower[row])
+    solver = pulp_solver(solver_name, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.solve(solver)
+    elapsed = time.perf_counter() - started
+    if model.sol_status == pulp.LpSolutionOptimal:
+        status = "optimal"
+    elif model.sol_status == pulp.LpSolutionIntegerFeasible:
+        status = "time_limit"
+    elif model.sol_status == pulp.LpSolutionInfeasible:
+        status = "infeasible"
+    else:
+        status = "no_solution"
+    values = None
+    if status in ("optimal", "time_limit"):
+        values = np.array([v.value() or 0.0 for v in variables])
+    objective = float(formulation.objective @ values) if values is not None else -np.inf
+    # PuLP exposes no dual bound: an optimal stop is within the relative gap, else no proof.
+    bound = objective * (1 + mip_gap) + 1e-9 if status == "optimal" else np.inf
+    return SolverResult(values, bound, status, solver_name.lower(), elapsed)

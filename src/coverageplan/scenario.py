@@ -1,0 +1,354 @@
+"""Scenario files: the pydantic schema (single source of truth), loading and overrides.
+
+A scenario is a YAML file. Every field has a unit-suffixed name, a default and a
+description; unknown keys are rejected. Named ``overrides`` are partial
+scenarios merged on top with ``--override NAME``. Money is in USD (2020-2023
+prices, see ``PARAMETERS.md`` of the project notes for each default's source).
+
+An invalid file raises :class:`~coverageplan.errors.InputError` naming the
+file, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from coverageplan.errors import InputError
+
+OPTIONS: tuple[str, ...] = ("fibre", "cellular", "satellite")
+"""Access options, in the column order of ``Problem.cost``."""
+
+REGION_CLASSES: tuple[str, ...] = (
+    "developed",
+    "central",
+    "western",
+    "border",
+    "remote",
+    "pastoral",
+    "island",
+)
+"""Area classes of the 2016 informatization strategy, task 9 (see DESIGN.md)."""
+
+OptionName = Literal["fibre", "cellular", "satellite"]
+RegionClass = Literal["developed", "central", "western", "border", "remote", "pastoral", "island"]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class Section(BaseModel):
+    """Base of every scenario section: strict keys, validated assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
+
+
+class SyntheticRegion(Section):
+    """Generate a synthetic region instead of reading files."""
+
+    villages: int = Field(2000, ge=1, le=2_000_000, description="Number of villages.")
+    seed: int = Field(0, ge=0, description="Random seed; the region is deterministic for a seed.")
+
+
+class RegionSource(Section):
+    """Where the region comes from: a saved region folder or the synthetic generator."""
+
+    path: Path | None = Field(
+        None,
+        description="Folder holding region.gpkg and dem.tif; relative to the scenario file.",
+    )
+    synthetic: SyntheticRegion | None = Field(None, description="Generate the region instead.")
+    crs: str | None = Field(
+        None,
+        description="Metric CRS to plan in (EPSG code or WKT); default: the data's own "
+        "if metric, else its UTM zone.",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> RegionSource:
+        if (self.path is None) == (self.synthetic is None):
+            raise ValueError("give exactly one of 'path' or 'synthetic'")
+        return self
+
+
+class FibreEngineering(Section):
+    """Fibre trench model: each village's spur to the nearest access point."""
+
+    route_factor: float = Field(
+        1.2, ge=1.0, le=3.0, description="Road-route length over straight-line length (Giga: 1.2)."
+    )
+    max_spur_m: float = Field(
+        50_000, gt=0, description="Longest spur fibre may take, in metres (ITU CPP: 50 km)."
+    )
+    slope_breaks_deg: list[float] = Field(
+        [5.0, 15.0, 25.0],
+        description="Slope class boundaries in degrees (ascending).",
+    )
+    slope_factors: list[float] = Field(
+        [1.0, 1.3, 1.6, 2.0],
+        description="Trench cost multiplier per slope class; one more than slope_breaks_deg "
+        "(assumption bounded by the x2 rock factor, PARAMETERS.md §A).",
+    )
+    sample_spacing_m: float = Field(
+        200.0, gt=0, description="Spacing of DEM samples along a spur, in metres."
+    )
+
+    @model_validator(mode="after")
+    def _bands(self) -> FibreEngineering:
+        breaks = self.slope_breaks_deg
+        if any(high <= low for low, high in itertools.pairwise(breaks)):
+            raise ValueError("slope_breaks_deg must be strictly ascending")
+        if len(self.slope_factors) != len(breaks) + 1:
+            raise ValueError("slope_factors needs exactly one more entry than slope_breaks_deg")
+        if min(self.slope_factors) <= 0:
+            raise ValueError("slope_factors must be positive")
+        return self
+
+
+class RadioEngineering(Section):
+    """Cellular link budget with the Okumura-Hata path-loss model (no terrain yet)."""
+
+    freq_mhz: float = Field(
+        800.0, ge=150, le=1500, description="Carrier frequency (Hata: 150-1500 MHz)."
+    )
+    environment: Literal["open", "suburban", "urban"] = Field(
+        "open", description="Hata environment correction; rural areas are 'open'."
+    )
+    tx_power_dbm: float = Field(40.0, description="Transmit power per sector (pysim5g: 40 dBm).")
+    tx_antenna_gain_dbi: float = Field(16.0, description="Sector antenna gain (pysim5g: 16 dBi).")
+    tx_losses_db: float = Field(1.0, ge=0, description="Feeder and connector losses.")
+    rx_antenna_gain_dbi: float = Field(0.0, description="Handset antenna gain.")
+    rx_losses_db: float = Field(8.0, ge=0, description="Body and misc. losses (pysim5g: 4 + 4 dB).")
+    rx_height_m: float = Field(1.5, gt=0, le=10, description="Handset height.")
+    resource_blocks: int = Field(
+        50, ge=6, le=273, description="LTE resource blocks of the carrier (50 = 10 MHz)."
+    )
+    min_rsrp_dbm: float = Field(
+        -110.0, description="RSRP needed for service (Chinese drive tests: weak at -110 dBm)."
+    )
+    fade_margin_db: float = Field(
+        5.0, ge=0, description="Shadowing margin for location reliability."
+    )
+    new_site_height_m: float = Field(30.0, gt=0, le=150, description="Mast height of a new site.")
+    candidate_spacing_m: float = Field(
+        5_000.0, gt=0, description="At most one new candidate site per square of this side."
+    )
+    max_candidates: int = Field(5_000, ge=0, description="Cap on generated candidate sites.")
+
+
+class SatelliteEngineering(Section):
+    """Satellite beams tiling the region."""
+
+    beam_size_m: float = Field(
+        20_000.0,
+        gt=0,
+        description="Side of a square beam cell (Starlink cell ~379 km², PARAMETERS.md §C).",
+    )
+
+
+class Engineering(Section):
+    """Physics computed once per region."""
+
+    fibre: FibreEngineering = FibreEngineering()
+    radio: RadioEngineering = RadioEngineering()
+    satellite: SatelliteEngineering = SatelliteEngineering()
+
+
+class FibreCosts(Section):
+    """Fibre-to-the-village costs (PARAMETERS.md §A)."""
+
+    trench_usd_per_km: float = Field(
+        8_000, ge=0, description="Rural trench and cable per route-km."
+    )
+    village_equipment_usd: float = Field(
+        5_000, ge=0, description="Splice, cabinet and OLT share per village."
+    )
+    drop_usd_per_subscriber: float = Field(
+        300, ge=0, description="Drop, ONT and install per subscriber."
+    )
+    opex_usd_per_km_per_year: float = Field(100, ge=0, description="Route maintenance (Giga: 100).")
+    equipment_opex_share_per_year: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Equipment maintenance as a share of its capex (ITU CPP: 5 %).",
+    )
+
+
+class CellularCosts(Section):
+    """Cellular site costs (PARAMETERS.md §B)."""
+
+    new_site_usd: float = Field(
+        70_000, ge=0, description="Greenfield 4G macro site, excl. backhaul."
+    )
+    upgrade_site_usd: float = Field(
+        25_000, ge=0, description="Upgrade a 2G/3G site to 4G, excl. backhaul."
+    )
+    backhaul_usd: float = Field(30_000, ge=0, description="Microwave backhaul hop per site.")
+    site_opex_share_per_year: float = Field(
+        0.10, ge=0, le=1, description="Site opex as share of capex."
+    )
+    site_rent_usd_per_year: float = Field(2_000, ge=0, description="Site rental.")
+
+
+class SatelliteCosts(Section):
+    """Satellite terminal costs (PARAMETERS.md §C)."""
+
+    terminal_usd: float = Field(500, ge=0, description="User terminal (Starlink kit 349-599 USD).")
+    install_usd: float = Field(200, ge=0, description="Installation per terminal.")
+    capacity_usd_per_mbps_per_year: float = Field(
+        6.4, ge=0, description="Capacity fee per busy-hour Mbps (ITU CPP: 6.4)."
+    )
+    maintenance_share_per_year: float = Field(
+        0.10, ge=0, le=1, description="Terminal upkeep share."
+    )
+
+
+class Costs(Section):
+    """Unit costs and the appraisal horizon."""
+
+    fibre: FibreCosts = FibreCosts()
+    cellular: CellularCosts = CellularCosts()
+    satellite: SatelliteCosts = SatelliteCosts()
+    discount_rate: float = Field(
+        0.08, ge=0, le=0.5, description="Real discount rate (China social rate 8 %)."
+    )
+    horizon_years: int = Field(
+        10, ge=1, le=50, description="Years of opex counted in the net present cost."
+    )
+
+
+class Demand(Section):
+    """Who subscribes and how much capacity they need."""
+
+    take_up: float = Field(0.5, gt=0, le=1, description="Share of households that subscribe.")
+    busy_hour_mbps_per_subscriber: float = Field(
+        2.0, gt=0, description="Busy-hour demand per subscriber (ITU CPP: 2 Mbps per user)."
+    )
+    beam_capacity_mbps: float = Field(
+        1_200.0, gt=0, description="Capacity of one satellite beam (~1.2 Gbps, PARAMETERS.md §C)."
+    )
+
+
+class Policy(Section):
+    """Which option each area class may use, and the budget."""
+
+    budget_usd: float = Field(5_000_000, ge=0, description="Public money available.")
+    default_region_class: RegionClass = Field(
+        "central", description="Class of villages whose data gives none."
+    )
+    eligible: dict[RegionClass, list[OptionName]] = Field(
+        default_factory=dict,
+        description="Eligible options per area class, overriding the task-9 defaults of DESIGN.md.",
+    )
+
+
+class Optimizer(Section):
+    """How the plan is optimized."""
+
+    method: Literal["milp"] = Field("milp", description="Solution method.")
+    solver: Literal["highs", "cbc"] = Field(
+        "highs", description="'highs' through highspy, 'cbc' through PuLP."
+    )
+    time_limit_s: float = Field(120.0, gt=0, description="Wall-clock limit for the solver.")
+    mip_gap: float = Field(1e-4, ge=0, le=1, description="Relative gap at which to stop.")
+
+
+class Outputs(Section):
+    """What is written, and where."""
+
+    directory: Path = Field(
+        Path("out"), description="Output folder; relative to the scenario file."
+    )
+    map: bool = Field(True, description="Draw map.png.")
+
+
+class Scenario(Section):
+    """A whole planning scenario."""
+
+    name: str = Field("scenario", min_length=1, description="Short name shown in outputs.")
+    description: str = Field("", description="Free text.")
+    region: RegionSource
+    engineering: Engineering = Engineering()
+    costs: Costs = Costs()
+    demand: Demand = Demand()
+    policy: Policy = Policy()
+    optimizer: Optimizer = Optimizer()
+    outputs: Outputs = Outputs()
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Named partial scenarios, applied in order with --override NAME.",
+    )
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``update`` merged in, recursing into nested mappings."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _format_errors(source: str, error: ValidationError) -> str:
+    lines = [f"{source}: invalid scenario ({error.error_count()} problem(s))"]
+    for item in error.errors():
+        path = ".".join(str(part) for part in item["loc"]) or "<top level>"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check its spelling against the schema)"
+        given = item.get("input")
+        shown = "" if item["type"] == "missing" or isinstance(given, dict) else f" (got {given!r})"
+        lines.append(f"  {path}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def scenario_from_dict(
+    data: dict[str, Any], *, source: str = "<scenario>", overrides: list[str] | tuple[str, ...] = ()
+) -> Scenario:
+    """Validate a scenario mapping, applying the named overrides in order."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: expected a mapping of scenario keys at the top level")
+    named = data.get("overrides") or {}
+    for name in overrides:
+        if not isinstance(named, dict) or name not in named:
+            known = ", ".join(sorted(named)) if isinstance(named, dict) and named else "none"
+            raise InputError(f"{source}: no override named {name!r} (known: {known})")
+        data = deep_merge(data, named[name])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise InputError(_format_errors(source, error)) from None
+
+
+def resolve_paths(scenario: Scenario, base_dir: Path) -> Scenario:
+    """Make the scenario's relative paths relative to ``base_dir`` (the file's folder)."""
+    region = scenario.region
+    if region.path is not None and not region.path.is_absolute():
+        region = region.model_copy(update={"path": (base_dir / region.path).resolve()})
+    outputs = scenario.outputs
+    if not outputs.directory.is_absolute():
+        outputs = outputs.model_copy(update={"directory": (base_dir / outputs.directory).resolve()})
+    return scenario.model_copy(update={"region": region, "outputs": outputs})
+
+
+def load_scenario(path: Path | str, *, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
+    """Read and validate a YAML scenario file; relative paths are taken from its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"{path}: cannot read scenario file ({error.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"{path}: not valid YAML{where}: {error}") from None
+    scenario = scenario_from_dict(data, source=str(path), overrides=overrides)
+    return resolve_paths(scenario, path.parent.resolve())

@@ -1,0 +1,239 @@
+"""The optimizer against exhaustive enumeration and invariants.
+
+The oracle here is written independently of the optimizer's own checks: it
+enumerates every choice vector and, for each, the cheapest set of sites and
+trenches that makes it valid.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from coverageplan.errors import SolverError
+from coverageplan.optimize import Problem, solve
+from coverageplan.optimize.problem import plan_violations
+
+K = 3
+
+
+def random_problem(seed: int, *, with_beams: bool | None = None) -> Problem:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 6))
+    m = int(rng.integers(0, 4))
+    order = rng.permutation(n)
+    parent = np.full(n, -1)
+    for rank in range(1, n):  # a random forest: each node's parent comes earlier in `order`
+        if rng.random() < 0.7:
+            parent[order[rank]] = order[rng.integers(0, rank)]
+    with_beams = bool(rng.random() < 0.5) if with_beams is None else with_beams
+    cost = np.round(rng.uniform(0, 10, (n, K)), 3)
+    benefit = np.round(rng.uniform(0, 10, (n, K)) * (rng.random((n, K)) < 0.9), 3)
+    site_cost = np.round(rng.uniform(0, 15, m), 3)
+    edge_cost = np.round(rng.uniform(0, 8, n), 3)
+    total = cost.sum() + site_cost.sum() + edge_cost.sum()
+    kwargs: dict = {}
+    if with_beams:
+        beam = rng.integers(0, 2, n)
+        kwargs = {
+            "beam": beam,
+            "beam_capacity": np.round(rng.uniform(0, 6, int(beam.max()) + 1), 3),
+            "sat_demand": np.round(rng.uniform(0, 4, n), 3),
+        }
+    return Problem(
+        cost=cost,
+        benefit=benefit,
+        budget=float(np.round(rng.uniform(0, 0.6) * total, 3)),
+        feasible=rng.random((n, K)) < 0.85,
+        site_cost=site_cost,
+        cover=sparse.csr_matrix(rng.random((n, m)) < 0.5),
+        existing_cover=rng.random(n) < 0.2,
+        parent=parent,
+        edge_cost=edge_cost,
+        **kwargs,
+    )
+
+
+def brute_force(problem: Problem) -> float:
+    """Best benefit over every choice vector, each with its cheapest valid sites and trenches."""
+    n, k, m = problem.n_villages, problem.n_options, problem.n_sites
+    cover = problem.cover.toarray()
+    # Cheapest site set covering each subset of villages (as a bit mask).
+    cheapest = np.full(2**n, np.inf)
+    for subset in itertools.product([0, 1], repeat=m):
+        built = np.array(subset, dtype=bool)
+        covered = cover[:, built].any(axis=1) if m else np.zeros(n, bool)
+        mask = sum(1 << i for i in range(n) if covered[i])
+        cost = problem.site_cost[built].sum()
+        for need in range(2**n):  # every subset of `covered` is covered too
+            if need & ~mask == 0:
+                cheapest[need] = min(cheapest[need], cost)
+    best = 0.0
+    for choice in itertools.product(range(-1, k), repeat=n):
+        spend, value, need = 0.0, 0.0, 0
+        trench = set()
+        load = {}
+        valid = True
+        for i, option in enumerate(choice):
+            if option < 0:
+                continue
+            if not problem.feasible[i, option]:
+                valid = False
+                break
+            spend += problem.cost[i, option]
+            value += problem.benefit[i, option]
+            if option == 1 and not problem.existing_cover[i]:
+                need |= 1 << i
+            if option == 0:
+                node = i
+                while node >= 0 and node not in trench:
+                    trench.add(node)
+                    node = problem.parent[node]
+            if option == 2:
+                load[problem.beam[i]] = load.get(problem.beam[i], 0.0) + problem.sat_demand[i]
+        if not valid or value <= best:
+            continue
+        if any(load[b] > problem.beam_capacity[b] + 1e-9 for b in load):
+            continue
+        spend += cheapest[need] + sum(problem.edge_cost[t] for t in trench)
+        if spend <= problem.budget + 1e-9:
+            best = value
+    return best
+
+
+def recomputed_benefit(problem: Problem, choice: np.ndarray) -> float:
+    return sum(problem.benefit[i, c] for i, c in enumerate(choice) if c >= 0)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_milp_matches_exhaustive_enumeration(seed: int) -> None:
+    problem = random_problem(seed)
+    plan = solve(problem, mip_gap=0.0)
+    expected = brute_force(problem)
+    assert plan.objective == pytest.approx(expected, abs=1e-6)
+    assert plan.total_cost <= problem.budget
+    assert plan.objective == pytest.approx(recomputed_benefit(problem, plan.choice), abs=1e-9)
+    assert plan.bound >= plan.objective - 1e-9
+    assert plan.status == "optimal"
+    assert plan_violations(problem, plan.choice, plan.sites_built, plan.edges_built) == []
+
+
+@pytest.mark.parametrize("seed", range(0, 200, 10))
+def test_cbc_through_pulp_agrees(seed: int) -> None:
+    problem = random_problem(seed)
+    plan = solve(problem, solver="cbc", mip_gap=0.0)
+    assert plan.objective == pytest.approx(brute_force(problem), abs=1e-6)
+    assert plan.total_cost <= problem.budget
+    assert plan.solver == "cbc"
+
+
+def test_plain_multiple_choice_knapsack() -> None:
+    problem = Problem(
+        cost=[[4.0, 2.0], [3.0, 5.0], [6.0, 1.0]],
+        benefit=[[10.0, 4.0], [7.0, 9.0], [8.0, 3.0]],
+        budget=9.0,
+    )
+    plan = solve(problem, mip_gap=0.0)
+    # Best: village 0 option 0 (4), village 1 option 0 (3), village 2 option 1 (1) = 8 ≤ 9 → 20.
+    assert plan.objective == 20.0
+    assert list(plan.choice) == [0, 0, 1]
+    assert plan.total_cost == 8.0
+    assert plan.sites_built.shape == (0,)
+
+
+def test_shared_site_serves_several_villages() -> None:
+    problem = Problem(
+        cost=np.tile([9.0, 0.0, 9.0], (3, 1)),
+        benefit=np.ones((3, 3)),
+        budget=5.0,
+        site_cost=[5.0],
+        cover=sparse.csr_matrix(np.ones((3, 1), bool)),
+    )
+    plan = solve(problem)
+    assert list(plan.choice) == [1, 1, 1]
+    assert plan.sites_built.tolist() == [True]
+    assert plan.total_cost == 5.0
+
+
+def test_fibre_chain_shares_the_trench() -> None:
+    # 0 joins the network; 1 hangs off 0; 2 off 1. Fibre to 2 pays the whole chain once.
+    problem = Problem(
+        cost=np.full((3, 3), 100.0) * [[0, 1, 1]],
+        benefit=np.ones((3, 3)),
+        budget=6.0,
+        parent=[-1, 0, 1],
+        edge_cost=[2.0, 2.0, 2.0],
+    )
+    plan = solve(problem)
+    assert list(plan.choice) == [0, 0, 0]
+    assert plan.edges_built.tolist() == [True, True, True]
+    assert plan.total_cost == 6.0
+
+
+def test_zero_budget_serves_only_free_options() -> None:
+    problem = Problem(cost=[[1.0, 0.0]], benefit=[[5.0, 2.0]], budget=0.0)
+    plan = solve(problem)
+    assert list(plan.choice) == [1]
+    assert plan.total_cost == 0.0
+
+
+def test_problem_rejects_bad_shapes_and_cycles() -> None:
+    with pytest.raises(ValueError, match=r"Problem\.benefit: expected shape \(2, 2\)"):
+        Problem(cost=np.ones((2, 2)), benefit=np.ones((2, 3)), budget=1)
+    with pytest.raises(ValueError, match="cycle"):
+        Problem(cost=np.ones((3, 1)), benefit=np.ones((3, 1)), budget=1, parent=[2, 0, 1])
+    with pytest.raises(ValueError, match="budget"):
+        Problem(cost=np.ones((1, 1)), benefit=np.ones((1, 1)), budget=-1)
+    with pytest.raises(ValueError, match="≥ 0"):
+        Problem(cost=-np.ones((1, 1)), benefit=np.ones((1, 1)), budget=1)
+    with pytest.raises(ValueError, match="index 1 is cellular"):
+        Problem(cost=np.ones((1, 1)), benefit=np.ones((1, 1)), budget=1, existing_cover=[True])
+
+
+def test_a_plan_breaking_constraints_is_refused(monkeypatch) -> None:
+    import importlib
+
+    from coverageplan.optimize import milp
+
+    solve_module = importlib.import_module("coverageplan.optimize.solve")
+
+    real = milp.solve_highs
+
+    def overspend(formulation, **kwargs):
+        result = real(formulation, **kwargs)
+        values = np.ones(formulation.objective.size)
+        return milp.SolverResult(values, result.bound, "optimal", "highs", 0.0)
+
+    monkeypatch.setattr(solve_module, "solve_highs", overspend)
+    problem = Problem(cost=[[5.0], [5.0]], benefit=[[1.0], [1.0]], budget=5.0)
+    with pytest.raises(SolverError, match="budget is exceeded"):
+        solve(problem)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), fractions=st.lists(st.floats(0, 1), min_size=2, max_size=4))
+def test_budget_respected_and_coverage_grows_with_budget(seed: int, fractions: list[float]) -> None:
+    base = random_problem(seed)
+    total = base.cost.sum() + base.site_cost.sum() + base.edge_cost.sum()
+    previous = -np.inf
+    for fraction in sorted(fractions):
+        problem = Problem(
+            cost=base.cost,
+            benefit=base.benefit,
+            budget=fraction * total,
+            feasible=base.feasible,
+            site_cost=base.site_cost,
+            cover=base.cover,
+            existing_cover=base.existing_cover,
+            parent=base.parent,
+            edge_cost=base.edge_cost,
+        )
+        plan = solve(problem, mip_gap=0.0)
+        assert plan.total_cost <= problem.budget
+        assert plan.objective >= previous - 1e-9
+        previous = plan.objective
