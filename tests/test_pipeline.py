@@ -28,7 +28,7 @@ def test_run_writes_three_consistent_outputs(region_dir: Path, tmp_path: Path) -
     assert summary["objective"] == pytest.approx(summary["population_served"])
     assert summary["bound"] >= summary["objective"]
     spent = sum(v.get("cost_usd", 0.0) for v in summary["by_option"].values())
-    assert spent == pytest.approx(summary["budget_used_usd"], rel=1e-9)
+    assert spent == pytest.approx(summary["budget_used_usd"], abs=0.05)
     layers = {name for name, _ in pyogrio.list_layers(out / "plan.gpkg")}
     assert layers == {"villages", "sites", "fibre_routes", "fibre", "towers"}
     villages = pyogrio.read_dataframe(out / "plan.gpkg", layer="villages")

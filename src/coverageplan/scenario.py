@@ -75,13 +75,24 @@ class RegionSource(Section):
 
 
 class FibreEngineering(Section):
-    """Fibre trench model: each village's spur to the nearest access point."""
+    """Fibre extension model: a terrain-costed tree from villages to the existing network."""
 
+    topology: Literal["tree", "spur"] = Field(
+        "tree",
+        description="'tree': villages share trenches along a minimum spanning tree rooted at the "
+        "network; 'spur': each village pays its own spur to the nearest access point.",
+    )
+    neighbours: int = Field(
+        8, ge=1, le=32, description="Candidate trench edges from each node to its k nearest nodes."
+    )
+    access_spacing_m: float = Field(
+        1_000.0, gt=0, description="Spacing of splice points sampled along existing fibre lines."
+    )
     route_factor: float = Field(
         1.2, ge=1.0, le=3.0, description="Road-route length over straight-line length (Giga: 1.2)."
     )
-    max_spur_m: float = Field(
-        50_000, gt=0, description="Longest spur fibre may take, in metres (ITU CPP: 50 km)."
+    max_edge_m: float = Field(
+        50_000, gt=0, description="Longest single trench edge, in metres (ITU CPP: 50 km)."
     )
     slope_breaks_deg: list[float] = Field(
         [5.0, 15.0, 25.0],
@@ -92,8 +103,27 @@ class FibreEngineering(Section):
         description="Trench cost multiplier per slope class; one more than slope_breaks_deg "
         "(assumption bounded by the x2 rock factor, PARAMETERS.md §A).",
     )
+    road_factor: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="Cost multiplier of buried trench along a road (shared right of way, easy "
+        "access; assumption, ≥ the aerial ratio).",
+    )
+    aerial_allowed: bool = Field(
+        False, description="Allow aerial cable on poles along roads instead of burying it."
+    )
+    aerial_factor: float = Field(
+        0.4,
+        gt=0,
+        le=1,
+        description="Aerial over buried cost (Cartesian 2023 US medians: 6.49 vs 16.25 USD/ft).",
+    )
+    road_width_m: float = Field(
+        100.0, gt=0, description="Corridor either side of a road counted as 'along the road'."
+    )
     sample_spacing_m: float = Field(
-        200.0, gt=0, description="Spacing of DEM samples along a spur, in metres."
+        200.0, gt=0, description="Spacing of DEM samples along a trench edge, in metres."
     )
 
     @model_validator(mode="after")
@@ -161,7 +191,10 @@ class FibreCosts(Section):
     """Fibre-to-the-village costs (PARAMETERS.md §A)."""
 
     trench_usd_per_km: float = Field(
-        8_000, ge=0, description="Rural trench and cable per route-km."
+        12_000,
+        ge=0,
+        description="Buried trench and cable per route-km on gentle ground off road; x road_factor "
+        "(0.7) gives ~8,400 along roads, near the 8,000 rural default of PARAMETERS.md §0.",
     )
     village_equipment_usd: float = Field(
         5_000, ge=0, description="Splice, cabinet and OLT share per village."

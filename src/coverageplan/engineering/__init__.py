@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from coverageplan.engineering.fibre import FibreReach, spur_reach
+from coverageplan.engineering.fibre import FibreReach, fibre_reach
 from coverageplan.engineering.radio import RadioReach, radio_reach
 from coverageplan.engineering.satellite import beam_of
 from coverageplan.region.model import Region
@@ -42,7 +42,7 @@ def compute_reach(region: Region, engineering: Engineering) -> Reach:
     beam, beam_count = beam_of(village_xy, engineering.satellite.beam_size_m)
     return Reach(
         village_xy=village_xy,
-        fibre=spur_reach(region, village_xy, slope_deg, engineering.fibre),
+        fibre=fibre_reach(region, village_xy, slope_deg, engineering.fibre),
         radio=radio_reach(region, village_xy, elevation_m, engineering.radio),
         beam=beam,
         beam_count=beam_count,

@@ -34,11 +34,19 @@ def mean_along_segments(
     end_xy: np.ndarray,
     *,
     spacing_m: float,
+    chunk_segments: int = 250_000,
 ) -> np.ndarray:
-    """Mean of ``grid`` (aligned with ``terrain``) along each segment, bilinear samples."""
-    if len(start_xy) == 0:
-        return np.empty(0)
-    xy, owner = segment_samples(start_xy, end_xy, spacing_m)
-    values = terrain.sample(xy[:, 0], xy[:, 1], grid)
-    totals = np.bincount(owner, weights=values, minlength=len(start_xy))
-    return totals / np.bincount(owner, minlength=len(start_xy))
+    """Mean of ``grid`` (aligned with ``terrain``) along each segment, bilinear samples.
+
+    Segments are processed ``chunk_segments`` at a time so memory stays bounded.
+    """
+    means = np.empty(len(start_xy))
+    for first in range(0, len(start_xy), chunk_segments):
+        part = slice(first, first + chunk_segments)
+        xy, owner = segment_samples(start_xy[part], end_xy[part], spacing_m)
+        values = terrain.sample(xy[:, 0], xy[:, 1], grid)
+        count = len(means[part])
+        means[part] = np.bincount(owner, weights=values, minlength=count) / np.bincount(
+            owner, minlength=count
+        )
+    return means

@@ -121,6 +121,28 @@ def check_towers(region: Region, source: str) -> None:
         raise InputError(f"{source}: towers must be points")
 
 
+def check_fibre(region: Region, source: str) -> None:
+    """Fibre lines are valid, non-empty lines, and the network touches the region."""
+    lines = region.fibre.geometry.to_numpy()
+    if len(lines):
+        bad = shapely.is_missing(lines) | shapely.is_empty(lines) | ~shapely.is_valid(lines)
+        kinds = shapely.get_type_id(lines)
+        bad |= ~np.isin(
+            kinds, [shapely.GeometryType.LINESTRING, shapely.GeometryType.MULTILINESTRING]
+        )
+        if bad.any():
+            rows = ", ".join(str(p) for p in np.flatnonzero(bad)[:5])
+            raise InputError(f"{source}: fibre rows {rows}: expected valid, non-empty lines")
+    network = np.concatenate([lines, region.fibre_nodes.geometry.to_numpy()])
+    if len(network):
+        area = shapely.box(*region.terrain.bounds)
+        if not shapely.intersects(network, area).any():
+            raise InputError(
+                f"{source}: the fibre network lies wholly outside the region's DEM "
+                "(check the fibre layers' CRS)"
+            )
+
+
 def check_dem_covers_villages(region: Region, source: str) -> None:
     """Every village lies inside the DEM."""
     xmin, ymin, xmax, ymax = region.terrain.bounds
@@ -144,5 +166,6 @@ def validate_region(region: Region, source: str = "region") -> Region:
     check_point_geometries(region, source)
     check_region_classes(region, source)
     check_towers(region, source)
+    check_fibre(region, source)
     check_dem_covers_villages(region, source)
     return region
