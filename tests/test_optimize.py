@@ -15,14 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from coverageplan.errors import SolverError
+from coverageplan.errors import InfeasibleError, SolverError
 from coverageplan.optimize import Problem, solve
 from coverageplan.optimize.problem import plan_violations
 
 K = 3
 
 
-def random_problem(seed: int, *, with_beams: bool | None = None) -> Problem:
+def random_problem(seed: int, *, with_beams: bool | None = None, extended: bool = False) -> Problem:
+    """A small random instance; ``extended`` adds consolidation hosts, negative
+    costs (net revenue) and a coverage target."""
     rng = np.random.default_rng(seed)
     n = int(rng.integers(1, 6))
     m = int(rng.integers(0, 4))
@@ -32,12 +34,28 @@ def random_problem(seed: int, *, with_beams: bool | None = None) -> Problem:
         if rng.random() < 0.7:
             parent[order[rank]] = order[rng.integers(0, rank)]
     with_beams = bool(rng.random() < 0.5) if with_beams is None else with_beams
-    cost = np.round(rng.uniform(0, 10, (n, K)), 3)
-    benefit = np.round(rng.uniform(0, 10, (n, K)) * (rng.random((n, K)) < 0.9), 3)
+    k = K + 1 if extended else K
+    low = -3 if extended else 0
+    cost = np.round(rng.uniform(low, 10, (n, k)), 3)
+    benefit = np.round(rng.uniform(0, 10, (n, k)) * (rng.random((n, k)) < 0.9), 3)
     site_cost = np.round(rng.uniform(0, 15, m), 3)
     edge_cost = np.round(rng.uniform(0, 8, n), 3)
-    total = cost.sum() + site_cost.sum() + edge_cost.sum()
+    total = np.clip(cost, 0, None).sum() + site_cost.sum() + edge_cost.sum()
     kwargs: dict = {}
+    if extended:
+        host = np.array(
+            [
+                rng.choice([j for j in range(n) if j != i]) if n > 1 and rng.random() < 0.6 else -1
+                for i in range(n)
+            ]
+        )
+        weight = np.round(rng.uniform(0, 5, (1, n, k)) * (rng.random((1, n, k)) < 0.7), 3)
+        kwargs = {
+            "host": host,
+            "target_weight": weight,
+            "target_required": np.round(rng.uniform(0, 0.5) * weight.max(axis=2).sum(axis=1), 3),
+            "target_names": ("t0",),
+        }
     if with_beams:
         beam = rng.integers(0, 2, n)
         kwargs = {
@@ -49,7 +67,7 @@ def random_problem(seed: int, *, with_beams: bool | None = None) -> Problem:
         cost=cost,
         benefit=benefit,
         budget=float(np.round(rng.uniform(0, 0.6) * total, 3)),
-        feasible=rng.random((n, K)) < 0.85,
+        feasible=rng.random((n, k)) < 0.85,
         site_cost=site_cost,
         cover=sparse.csr_matrix(rng.random((n, m)) < 0.5),
         existing_cover=rng.random(n) < 0.2,
@@ -59,8 +77,12 @@ def random_problem(seed: int, *, with_beams: bool | None = None) -> Problem:
     )
 
 
-def brute_force(problem: Problem) -> float:
-    """Best benefit over every choice vector, each with its cheapest valid sites and trenches."""
+def brute_force(problem: Problem, goal: str = "max_benefit") -> float:
+    """Best objective over every choice vector, each with its cheapest valid sites and trenches.
+
+    max_benefit: the most benefit within the budget; min_cost: the least cost
+    meeting every target (inf when none does).
+    """
     n, k, m = problem.n_villages, problem.n_options, problem.n_sites
     cover = problem.cover.toarray()
     # Cheapest site set covering each subset of villages (as a bit mask).
@@ -73,11 +95,12 @@ def brute_force(problem: Problem) -> float:
         for need in range(2**n):  # every subset of `covered` is covered too
             if need & ~mask == 0:
                 cheapest[need] = min(cheapest[need], cost)
-    best = 0.0
+    best = 0.0 if goal == "max_benefit" else np.inf
     for choice in itertools.product(range(-1, k), repeat=n):
         spend, value, need = 0.0, 0.0, 0
         trench = set()
         load = {}
+        reached = np.zeros(len(problem.target_names))
         valid = True
         for i, option in enumerate(choice):
             if option < 0:
@@ -87,22 +110,31 @@ def brute_force(problem: Problem) -> float:
                 break
             spend += problem.cost[i, option]
             value += problem.benefit[i, option]
-            if option == 1 and not problem.existing_cover[i]:
+            reached += problem.target_weight[:, i, option]
+            if option == 1 and problem.has_cellular and not problem.existing_cover[i]:
                 need |= 1 << i
-            if option == 0:
+            if option == 0 and problem.has_fibre_tree:
                 node = i
                 while node >= 0 and node not in trench:
                     trench.add(node)
                     node = problem.parent[node]
-            if option == 2:
+            if option == 2 and problem.has_beams:
                 load[problem.beam[i]] = load.get(problem.beam[i], 0.0) + problem.sat_demand[i]
-        if not valid or value <= best:
+            if option == 3 and problem.has_hosts:
+                host = problem.host[i]
+                if host < 0 or choice[host] not in (0, 1, 2):
+                    valid = False
+                    break
+        if not valid or (goal == "max_benefit" and value <= best):
             continue
         if any(load[b] > problem.beam_capacity[b] + 1e-9 for b in load):
             continue
+        if (reached < problem.target_required - 1e-9).any():
+            continue
         spend += cheapest[need] + sum(problem.edge_cost[t] for t in trench)
-        if spend <= problem.budget + 1e-9:
-            best = value
+        if spend > problem.budget + 1e-9:
+            continue
+        best = value if goal == "max_benefit" else min(best, spend)
     return best
 
 
@@ -121,6 +153,56 @@ def test_milp_matches_exhaustive_enumeration(seed: int) -> None:
     assert plan.bound >= plan.objective - 1e-9
     assert plan.status == "optimal"
     assert plan_violations(problem, plan.choice, plan.sites_built, plan.edges_built) == []
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_extended_problems_match_enumeration_for_both_goals(seed: int) -> None:
+    problem = random_problem(seed, extended=True)
+    best = brute_force(problem)
+    try:
+        plan = solve(problem, mip_gap=0.0)
+    except InfeasibleError:
+        assert best == 0.0 and problem.target_required.any()
+    else:
+        assert plan.objective == pytest.approx(best, abs=1e-6)
+        assert plan.total_cost <= problem.budget
+    cheapest = brute_force(
+        Problem(**{**problem_fields(problem), "budget": np.inf}), goal="min_cost"
+    )
+    unbounded = Problem(**{**problem_fields(problem), "budget": np.inf})
+    if np.isinf(cheapest):
+        with pytest.raises(InfeasibleError):
+            solve(unbounded, goal="min_cost", mip_gap=0.0)
+    else:
+        plan = solve(unbounded, goal="min_cost", mip_gap=0.0)
+        assert plan.objective == pytest.approx(cheapest, abs=1e-6)
+        assert plan.total_cost == pytest.approx(cheapest, abs=1e-6)
+        assert plan.bound <= plan.objective + 1e-9
+        assert plan_violations(unbounded, plan.choice, plan.sites_built, plan.edges_built) == []
+
+
+def problem_fields(problem: Problem) -> dict:
+    names = (
+        "cost",
+        "benefit",
+        "budget",
+        "feasible",
+        "site_cost",
+        "cover",
+        "existing_cover",
+        "parent",
+        "edge_cost",
+        "host",
+        "target_weight",
+        "target_required",
+        "target_names",
+    )
+    fields = {name: getattr(problem, name) for name in names}
+    if problem.has_beams:
+        fields.update(
+            beam=problem.beam, beam_capacity=problem.beam_capacity, sat_demand=problem.sat_demand
+        )
+    return fields
 
 
 @pytest.mark.parametrize("seed", range(0, 200, 10))
@@ -189,8 +271,16 @@ def test_problem_rejects_bad_shapes_and_cycles() -> None:
         Problem(cost=np.ones((3, 1)), benefit=np.ones((3, 1)), budget=1, parent=[2, 0, 1])
     with pytest.raises(ValueError, match="budget"):
         Problem(cost=np.ones((1, 1)), benefit=np.ones((1, 1)), budget=-1)
-    with pytest.raises(ValueError, match="≥ 0"):
-        Problem(cost=-np.ones((1, 1)), benefit=np.ones((1, 1)), budget=1)
+    with pytest.raises(ValueError, match=r"site_cost: values must be ≥ 0"):
+        Problem(
+            cost=np.ones((1, 2)),
+            benefit=np.ones((1, 2)),
+            budget=1,
+            site_cost=[-1.0],
+            cover=sparse.csr_matrix(np.ones((1, 1), bool)),
+        )
+    with pytest.raises(ValueError, match="index 3 is consolidation"):
+        Problem(cost=np.ones((2, 3)), benefit=np.ones((2, 3)), budget=1, host=[1, -1])
     with pytest.raises(ValueError, match="index 1 is cellular"):
         Problem(cost=np.ones((1, 1)), benefit=np.ones((1, 1)), budget=1, existing_cover=[True])
 

@@ -25,15 +25,19 @@ def test_run_writes_three_consistent_outputs(region_dir: Path, tmp_path: Path) -
     assert summary["budget_used_usd"] <= summary["budget_usd"]
     assert sum(v["villages"] for v in summary["by_option"].values()) == problem.n_villages
     assert sum(v["villages"] for v in summary["by_region_class"].values()) == problem.n_villages
-    assert summary["objective"] == pytest.approx(summary["population_served"])
+    villages = result.context.villages
+    served = plan.choice >= 0
+    adoption = result.context.econ.adoption[np.flatnonzero(served), plan.choice[served]]
+    expected = ((villages.population * villages.priority)[served] * adoption).sum()  # weights 1
+    assert summary["objective"] == pytest.approx(expected)
     assert summary["bound"] >= summary["objective"]
-    spent = sum(v.get("cost_usd", 0.0) for v in summary["by_option"].values())
+    spent = sum(v["public_cost_usd"] for v in summary["by_option"].values())
     assert spent == pytest.approx(summary["budget_used_usd"], abs=0.05)
     layers = {name for name, _ in pyogrio.list_layers(out / "plan.gpkg")}
     assert layers == {"villages", "sites", "fibre_routes", "fibre", "towers"}
-    villages = pyogrio.read_dataframe(out / "plan.gpkg", layer="villages")
-    assert set(villages["option"]) <= {"fibre", "cellular", "satellite", "none"}
-    assert (villages["option"] != "none").sum() == (plan.choice >= 0).sum()
+    layer = pyogrio.read_dataframe(out / "plan.gpkg", layer="villages")
+    assert set(layer["option"]) <= {"fibre", "cellular", "satellite", "consolidate", "none"}
+    assert (layer["option"] != "none").sum() == served.sum()
     assert not list(tmp_path.glob(".out.*")), "staging folders left behind"
 
 
@@ -51,7 +55,7 @@ def test_developed_villages_take_fibre_or_existing_4g(region_dir: Path, tmp_path
         scenario_from_dict(scenario_dict(region_dir, tmp_path / "o", budget_usd=1e8)), write=False
     )
     context = result.context
-    developed = context.region_class == "developed"
+    developed = context.villages.region_class == "developed"
     choice = context.plan.choice[developed]
     reachable = context.reach.fibre.reachable[developed]
     existing = context.reach.radio.existing_cover[developed]

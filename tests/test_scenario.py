@@ -57,11 +57,43 @@ def test_wrong_type_names_key_and_expectation(tmp_path: Path) -> None:
 
 
 def test_out_of_range_value(tmp_path: Path) -> None:
-    path = write(tmp_path, {"region": {"path": "r"}, "demand": {"take_up": 1.5}})
+    path = write(tmp_path, {"region": {"path": "r"}, "demand": {"fibre_speed_mbps": -5}})
     with pytest.raises(
-        InputError, match=r"demand\.take_up: Input should be less than or equal to 1"
+        InputError, match=r"demand\.fibre_speed_mbps: Input should be greater than 0"
     ):
         load_scenario(path)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            {"demand": {"take_up": {"fibre": 1.5, "cellular": 0.5, "satellite": 0.5}}},
+            r"demand: .*take_up must be within \[0, 1\]",
+        ),
+        (
+            {"costs": {"discount_rate": -1.0}},
+            r"costs\.discount_rate: Input should be greater than -1",
+        ),
+        (
+            {"costs": {"cellular": {"backhaul_usd": -1}}},
+            r"costs\.cellular\.backhaul_usd: Input should be greater than or equal to 0",
+        ),
+        ({"policy": {"eligible": {"suburban": ["fibre"]}}}, r"policy\.eligible\.suburban"),
+        (
+            {"policy": {"subsidy": {"capex_share": {"mountain": 0.3}}}},
+            r"policy\.subsidy\.capex_share\.mountain",
+        ),
+        ({"policy": {"mode": "min_cost"}}, r"policy: .*needs at least one target"),
+        (
+            {"policy": {"targets": [{"name": "x", "tier": "ultra", "share": 0.5}]}},
+            r"unknown tier 'ultra'",
+        ),
+    ],
+)
+def test_bad_economics_and_policy_values_name_the_key(section: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        scenario_from_dict({"region": {"synthetic": {}}, **section})
 
 
 def test_region_needs_exactly_one_source(tmp_path: Path) -> None:

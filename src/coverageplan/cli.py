@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from coverageplan.errors import CoverageplanError, InfeasibleError, InputError, SolverError
 
 EXIT_OK, EXIT_UNEXPECTED, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 1, 2, 3, 4
@@ -43,11 +45,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan, problem = result.context.plan, result.context.problem
     population = result.context.region.villages["population"].to_numpy()
     served = population[plan.choice >= 0].sum()
+    spent = max(plan.total_cost, 0.0)
+    budget = (
+        f"of {problem.budget:,.0f} USD" if np.isfinite(problem.budget) else "USD (no budget cap)"
+    )
+    surplus = f" (operator surplus {-plan.total_cost:,.0f} USD)" if plan.total_cost < 0 else ""
     print(
-        f"{scenario.name}: served {served:,} of {population.sum():,} people "
-        f"({served / max(population.sum(), 1):.1%}); spent {plan.total_cost:,.0f} of "
-        f"{problem.budget:,.0f} USD; status {plan.status}, gap {plan.gap:.2e}; "
-        f"{time.perf_counter() - started:.1f} s"
+        f"{scenario.name}: served {served:,.0f} of {population.sum():,.0f} people "
+        f"({served / max(population.sum(), 1):.1%}); public money {spent:,.0f} {budget}{surplus}; "
+        f"status {plan.status}, gap {plan.gap:.2e}; {time.perf_counter() - started:.1f} s"
     )
     print(f"outputs: {result.output_dir}")
     if args.require_optimal and not plan.is_optimal:

@@ -1,8 +1,13 @@
-"""Economics: net present cost of every option, vectorized over villages and sites.
+"""Economics: costs over the horizon, demand, revenue and delivered speed, vectorized.
 
-Net present cost = capex + yearly opex × annuity factor over the horizon at the
-discount rate. Money in USD (2020-2023 prices); unit costs and their sources are
-in the scenario's ``costs`` section. Subscribers = households × take-up.
+Every cost item — a village's own equipment for an option, a cellular site, a
+fibre trench edge — is kept as capex, the present value of its replacements
+within the horizon, and opex per year, so that subsidy rules can pay shares of
+each. Net present cost = capex + replacements + opex × annuity factor.
+Money in USD (2020-2023 prices); rates per year.
+
+Options by column: 0 fibre, 1 cellular, 2 satellite, 3 consolidation (the
+households move to a host village and are served there).
 """
 
 from __future__ import annotations
@@ -10,75 +15,209 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from coverageplan.engineering import Reach
 from coverageplan.engineering.radio import SITE_NEW
+from coverageplan.optimize import CELLULAR, FIBRE, SATELLITE
 from coverageplan.scenario import Costs, Demand
 
+N_OPTIONS = 4
+MONTHS = 12
 
-def annuity_factor(discount_rate: float, years: int) -> float:
-    """Present value of 1 per year paid at the end of years 1..``years``."""
-    if discount_rate == 0:
-        return float(years)
-    return float((1.0 - (1.0 + discount_rate) ** -years) / discount_rate)
+
+def annuity_factor(discount_rate: float, years: float | np.ndarray) -> np.ndarray | float:
+    """Present value of 1 per year paid at the end of years 1..``years`` (0 for ≤ 0 years)."""
+    span = np.maximum(np.asarray(years, dtype=float), 0.0)
+    value = np.asarray(
+        span if discount_rate == 0 else (1.0 - (1.0 + discount_rate) ** -span) / discount_rate
+    )
+    return float(value) if value.ndim == 0 else value
+
+
+def replacement_factor(discount_rate: float, life_years: int, horizon_years: int) -> float:
+    """Present value of replacing 1 of equipment every ``life_years`` before the horizon ends."""
+    times = np.arange(life_years, horizon_years, life_years)
+    return float(((1.0 + discount_rate) ** -times).sum())
 
 
 @dataclass(frozen=True)
-class OptionCosts:
-    """Net present costs (USD) and demand, by position.
+class CostItems:
+    """Capex, present value of replacements and opex per year of a set of items (USD)."""
 
-    ``village_cost_usd`` (n, 3) per village and option (fibre, cellular,
-    satellite), excluding shared sites and trenches; ``site_cost_usd`` (m,);
-    ``edge_cost_usd`` (n,) trench from each village to its parent;
-    ``subscribers`` (n,); ``sat_demand_mbps`` (n,) busy-hour satellite load;
-    ``beam_capacity_mbps`` (b,).
+    capex_usd: np.ndarray
+    replacement_usd: np.ndarray
+    opex_usd_per_year: np.ndarray
+
+    def npc(self, discount_rate: float, horizon_years: int) -> np.ndarray:
+        """Net present cost over the horizon."""
+        years = annuity_factor(discount_rate, horizon_years)
+        return self.capex_usd + self.replacement_usd + self.opex_usd_per_year * years
+
+
+@dataclass(frozen=True)
+class Economics:
+    """Costs, demand and speeds by position (n villages, m sites, b beams).
+
+    ``village`` (n, 4) own cost items per option; ``site`` (m,); ``edge`` (n,)
+    trench from each village to its parent. ``subscribers`` (n, 4);
+    ``revenue_usd`` (n, 4) present value over the horizon; ``speed_mbps``
+    (n, 4) busy-hour speed delivered; ``affordable`` (n, 4);
+    ``adoption`` (n, 4) take-up relative to the affordable take-up (1, or
+    ``unaffordable_take_up_factor``); ``sat_demand_mbps`` (n,);
+    ``beam_capacity_mbps`` (b,); ``host`` (n,) the
+    consolidation host, −1 none; ``discount_rate``, ``horizon_years``.
     """
 
-    village_cost_usd: np.ndarray
-    site_cost_usd: np.ndarray
-    edge_cost_usd: np.ndarray
+    village: CostItems
+    site: CostItems
+    edge: CostItems
     subscribers: np.ndarray
+    revenue_usd: np.ndarray
+    speed_mbps: np.ndarray
+    affordable: np.ndarray
+    adoption: np.ndarray
     sat_demand_mbps: np.ndarray
     beam_capacity_mbps: np.ndarray
+    host: np.ndarray
+    discount_rate: float
+    horizon_years: int
+
+    def npc(self, items: CostItems) -> np.ndarray:
+        """Net present cost of ``items`` over this horizon."""
+        return items.npc(self.discount_rate, self.horizon_years)
 
 
-def option_costs(reach: Reach, households: np.ndarray, costs: Costs, demand: Demand) -> OptionCosts:
-    """Price every option of every village, every site and every trench."""
-    years = annuity_factor(costs.discount_rate, costs.horizon_years)
-    subscribers = np.asarray(households, dtype=float) * demand.take_up
-    sat_demand_mbps = subscribers * demand.busy_hour_mbps_per_subscriber
+def subscribers_by_option(
+    households: np.ndarray, household_income_usd_per_month: np.ndarray | None, demand: Demand
+) -> tuple[np.ndarray, np.ndarray]:
+    """Subscribers (n, 3) per technology and whether each price is affordable.
 
-    fibre = costs.fibre
-    fibre_capex = fibre.village_equipment_usd + fibre.drop_usd_per_subscriber * subscribers
-    fibre_village = fibre_capex * (1.0 + fibre.equipment_opex_share_per_year * years)
+    A price above ``affordability_share_of_income`` of household income cuts
+    take-up by ``unaffordable_take_up_factor``. Without income data (None or
+    NaN) a price counts as affordable.
+    """
+    price = np.asarray(demand.arpu_usd_per_month.as_array())
+    take_up = np.asarray(demand.take_up.as_array())
+    if household_income_usd_per_month is None:
+        affordable = np.ones((len(households), 3), dtype=bool)
+    else:
+        limit = demand.affordability_share_of_income * household_income_usd_per_month
+        affordable = (price[None, :] <= limit[:, None]) | np.isnan(limit)[:, None]
+    factor = np.where(affordable, 1.0, demand.unaffordable_take_up_factor)
+    return households[:, None] * take_up[None, :] * factor, affordable
+
+
+def cellular_speed_mbps(
+    cover: sparse.csr_matrix, existing: sparse.csr_matrix, subscribers: np.ndarray, demand: Demand
+) -> np.ndarray:
+    """Best busy-hour speed per village over the sites that cover it (0 where none).
+
+    Ex-ante load: each village's busy-hour active subscribers are split evenly
+    over every site (existing or candidate) that covers it; a site's capacity
+    is shared by the load it carries, and per-user speed is capped at
+    ``cellular_peak_mbps``.
+    """
+    both = sparse.hstack([existing, cover], format="csr").astype(float)
+    sites_per_village = np.maximum(np.diff(both.indptr), 1)
+    active = subscribers * demand.active_share / sites_per_village
+    load = np.asarray(both.T @ active).ravel()
+    per_user = np.minimum(
+        demand.site_capacity_mbps / np.maximum(load, 1.0), demand.cellular_peak_mbps
+    )
+    speed = both.multiply(per_user[None, :]).tocsr()
+    return np.asarray(speed.max(axis=1).toarray()).ravel()
+
+
+def economics(
+    reach: Reach,
+    households: np.ndarray,
+    household_income_usd_per_month: np.ndarray | None,
+    host: np.ndarray,
+    costs: Costs,
+    demand: Demand,
+) -> Economics:
+    """Price every option, site and trench; estimate subscribers, revenue and speed."""
+    n = len(households)
+    households = np.asarray(households, dtype=float)
+    rate, horizon = costs.discount_rate, costs.horizon_years
+    years = annuity_factor(rate, horizon)
+    subs3, affordable3 = subscribers_by_option(households, household_income_usd_per_month, demand)
+
+    fibre, cell, sat = costs.fibre, costs.cellular, costs.satellite
+    fibre_capex = fibre.village_equipment_usd + fibre.drop_usd_per_subscriber * subs3[:, FIBRE]
+    sat_demand = subs3[:, SATELLITE] * demand.busy_hour_mbps_per_subscriber
+    terminals = subs3[:, SATELLITE] * (sat.terminal_usd + sat.install_usd)
+    zeros = np.zeros(n)
+    village = CostItems(
+        capex_usd=np.column_stack(
+            [fibre_capex, zeros, terminals, costs.consolidation.usd_per_household * households]
+        ),
+        replacement_usd=np.column_stack(
+            [
+                fibre_capex * replacement_factor(rate, fibre.equipment_life_years, horizon),
+                zeros,
+                terminals * replacement_factor(rate, sat.terminal_life_years, horizon),
+                zeros,
+            ]
+        ),
+        opex_usd_per_year=np.column_stack(
+            [
+                fibre_capex * fibre.equipment_opex_share_per_year,
+                zeros,
+                terminals * sat.maintenance_share_per_year
+                + sat.capacity_usd_per_mbps_per_year * sat_demand,
+                zeros,
+            ]
+        ),
+    )
+
+    new = reach.radio.site_kind == SITE_NEW
+    equipment = np.full(len(new), cell.site_equipment_usd + cell.backhaul_usd)
+    civil = np.where(new, cell.site_civil_usd, 0.0)
+    site = CostItems(
+        capex_usd=equipment + civil,
+        replacement_usd=equipment * replacement_factor(rate, cell.equipment_life_years, horizon)
+        + civil * replacement_factor(rate, cell.civil_life_years, horizon),
+        opex_usd_per_year=(equipment + civil) * cell.site_opex_share_per_year
+        + cell.site_rent_usd_per_year,
+    )
+
     length_km = np.where(reach.fibre.reachable, reach.fibre.edge_length_m, 0.0) / 1_000.0
-    edge_cost = length_km * (
-        fibre.trench_usd_per_km * reach.fibre.edge_terrain_factor
-        + fibre.opex_usd_per_km_per_year * years
+    trench = length_km * fibre.trench_usd_per_km * reach.fibre.edge_terrain_factor
+    edge = CostItems(
+        capex_usd=trench,
+        replacement_usd=trench * replacement_factor(rate, fibre.cable_life_years, horizon),
+        opex_usd_per_year=length_km * fibre.opex_usd_per_km_per_year,
     )
 
-    cell = costs.cellular
-    site_capex = np.where(
-        reach.radio.site_kind == SITE_NEW, cell.new_site_usd, cell.upgrade_site_usd
+    speed3 = np.column_stack(
+        [
+            np.full(n, demand.fibre_speed_mbps),
+            cellular_speed_mbps(
+                reach.radio.cover, reach.radio.existing_sites_cover, subs3[:, CELLULAR], demand
+            ),
+            np.full(n, demand.satellite_speed_mbps),
+        ]
     )
-    site_capex = site_capex + cell.backhaul_usd
-    site_cost = (
-        site_capex * (1.0 + cell.site_opex_share_per_year * years)
-        + cell.site_rent_usd_per_year * years
-    )
-    cellular_village = np.zeros_like(subscribers)  # handsets are the users' own
-
-    sat = costs.satellite
-    terminals = subscribers * (sat.terminal_usd + sat.install_usd)
-    satellite_village = (
-        terminals * (1.0 + sat.maintenance_share_per_year * years)
-        + sat.capacity_usd_per_mbps_per_year * sat_demand_mbps * years
-    )
-    return OptionCosts(
-        village_cost_usd=np.column_stack([fibre_village, cellular_village, satellite_village]),
-        site_cost_usd=site_cost.astype(float),
-        edge_cost_usd=edge_cost,
-        subscribers=subscribers,
-        sat_demand_mbps=sat_demand_mbps,
+    has_host = host >= 0
+    host_speed = np.where(has_host, speed3[np.maximum(host, 0)].max(axis=1), 0.0)
+    price = np.asarray(demand.arpu_usd_per_month.as_array())
+    revenue3 = subs3 * price[None, :] * MONTHS * years
+    return Economics(
+        village=village,
+        site=site,
+        edge=edge,
+        subscribers=np.column_stack([subs3, zeros]),
+        revenue_usd=np.column_stack([revenue3, zeros]),
+        speed_mbps=np.column_stack([speed3, host_speed]),
+        affordable=np.column_stack([affordable3, np.ones(n, dtype=bool)]),
+        adoption=np.column_stack(
+            [np.where(affordable3, 1.0, demand.unaffordable_take_up_factor), np.ones(n)]
+        ),
+        sat_demand_mbps=sat_demand,
         beam_capacity_mbps=np.full(reach.beam_count, demand.beam_capacity_mbps),
+        host=np.asarray(host, dtype=np.int64),
+        discount_rate=rate,
+        horizon_years=horizon,
     )

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from coverageplan.economics import option_costs
+from coverageplan.economics import economics
 from coverageplan.engineering import compute_reach
 from coverageplan.optimize import solve
-from coverageplan.policy import build_problem
+from coverageplan.policy import Villages, build_problem, consolidation_hosts
 from coverageplan.region import Region, read_region, validate_region
 from coverageplan.region.io import metric_crs_for, reproject_terrain
 from coverageplan.region.synth import synthesize
@@ -69,32 +69,59 @@ def region_class_of(region: Region, scenario: Scenario) -> np.ndarray:
     return region.villages["region_class"].fillna(default).to_numpy().astype(str)
 
 
+def village_arrays(region: Region, scenario: Scenario) -> Villages:
+    """The village table as the arrays policy and economics use (defaults filled in)."""
+    table = region.villages
+    n = len(table)
+
+    def column(name: str, default: float) -> np.ndarray:
+        if name not in table:
+            return np.full(n, default)
+        return table[name].fillna(default).to_numpy(dtype=float)
+
+    return Villages(
+        population=table["population"].to_numpy(dtype=float),
+        households=table["households"].to_numpy(dtype=float),
+        region_class=region_class_of(region, scenario),
+        priority=column("priority", 1.0),
+        dispersion=column("dispersion", 0.0),
+        income_usd_per_month=column("income", np.nan) if "income" in table else None,
+    )
+
+
 def run(scenario: Scenario, *, write: bool = True) -> Result:
     """Plan one scenario end to end; write its outputs unless ``write`` is False."""
     timings: dict[str, float] = {}
     with _stage("region", timings):
         region = load_region(scenario.region)
-        villages = region.villages
+        villages = village_arrays(region, scenario)
     with _stage("engineering", timings):  # physics, once per region
         reach = compute_reach(region, scenario.engineering)
     with _stage("economics and policy", timings):  # cheap, per scenario point
-        region_class = region_class_of(region, scenario)
-        costs = option_costs(
-            reach, villages["households"].to_numpy(), scenario.costs, scenario.demand
+        policy = scenario.policy
+        host = consolidation_hosts(reach.village_xy, villages.population, policy.consolidation)
+        household_income = (
+            None
+            if villages.income_usd_per_month is None
+            else villages.income_usd_per_month
+            * villages.population
+            / np.maximum(villages.households, 1)
         )
-        problem = build_problem(
-            villages["population"].to_numpy(), region_class, reach, costs, scenario.policy
+        econ = economics(
+            reach, villages.households, household_income, host, scenario.costs, scenario.demand
         )
+        problem = build_problem(villages, reach, econ, policy, scenario.demand)
     with _stage("optimize", timings):
         optimizer = scenario.optimizer
         plan = solve(
             problem,
             optimizer.method,
+            goal="max_benefit" if policy.mode == "max_coverage" else "min_cost",
             solver=optimizer.solver,
             time_limit_s=optimizer.time_limit_s,
             mip_gap=optimizer.mip_gap,
         )
-    context = PlanContext(scenario, region, reach, costs, problem, plan, region_class)
+    context = PlanContext(scenario, region, reach, econ, problem, plan, villages)
     output_dir = None
     if write:
         with _stage("outputs", timings):

@@ -209,22 +209,35 @@ class FibreCosts(Section):
         le=1,
         description="Equipment maintenance as a share of its capex (ITU CPP: 5 %).",
     )
+    equipment_life_years: int = Field(
+        10, ge=1, description="Village equipment and drops are replaced after this (ITU CPP: 10)."
+    )
+    cable_life_years: int = Field(30, ge=1, description="Trench and cable life (glassfibre: 30).")
 
 
 class CellularCosts(Section):
     """Cellular site costs (PARAMETERS.md §B)."""
 
-    new_site_usd: float = Field(
-        70_000, ge=0, description="Greenfield 4G macro site, excl. backhaul."
+    site_equipment_usd: float = Field(
+        25_000,
+        ge=0,
+        description="RAN, router and installation: the whole cost of upgrading a 2G/3G site to 4G "
+        "(pytal upgrade_to_4g ≈ 23,000).",
     )
-    upgrade_site_usd: float = Field(
-        25_000, ge=0, description="Upgrade a 2G/3G site to 4G, excl. backhaul."
+    site_civil_usd: float = Field(
+        45_000,
+        ge=0,
+        description="Tower, civil works and power a new site adds (greenfield 70,000 in all).",
     )
     backhaul_usd: float = Field(30_000, ge=0, description="Microwave backhaul hop per site.")
     site_opex_share_per_year: float = Field(
-        0.10, ge=0, le=1, description="Site opex as share of capex."
+        0.10, ge=0, le=1, description="Site opex as share of capex (pytal, pobis: 10 %)."
     )
     site_rent_usd_per_year: float = Field(2_000, ge=0, description="Site rental.")
+    equipment_life_years: int = Field(
+        10, ge=1, description="RAN and backhaul equipment life before replacement."
+    )
+    civil_life_years: int = Field(20, ge=1, description="Tower and civil works life.")
 
 
 class SatelliteCosts(Section):
@@ -238,38 +251,208 @@ class SatelliteCosts(Section):
     maintenance_share_per_year: float = Field(
         0.10, ge=0, le=1, description="Terminal upkeep share."
     )
+    terminal_life_years: int = Field(
+        5, ge=1, description="Terminal life (ITU CPP: 5-year reinvestment)."
+    )
+
+
+class ConsolidationCosts(Section):
+    """Centralised placement: moving a dispersed settlement's households into a served host."""
+
+    usd_per_household: float = Field(
+        20_000,
+        ge=0,
+        description="Public cost per household consolidated (assumption: the access share of a "
+        "relocation programme; no sourced figure, PARAMETERS.md §G).",
+    )
 
 
 class Costs(Section):
-    """Unit costs and the appraisal horizon."""
+    """Unit costs and the appraisal horizon (USD, 2020-2023 prices)."""
 
     fibre: FibreCosts = FibreCosts()
     cellular: CellularCosts = CellularCosts()
     satellite: SatelliteCosts = SatelliteCosts()
+    consolidation: ConsolidationCosts = ConsolidationCosts()
     discount_rate: float = Field(
-        0.08, ge=0, le=0.5, description="Real discount rate (China social rate 8 %)."
+        0.08, gt=-1, le=0.5, description="Real discount rate per year (China social rate 8 %)."
     )
     horizon_years: int = Field(
-        10, ge=1, le=50, description="Years of opex counted in the net present cost."
+        10,
+        ge=1,
+        le=50,
+        description="Years of opex and replacements counted in the net present cost.",
     )
+
+
+class PerOption(Section):
+    """One value per access option."""
+
+    fibre: float = Field(description="Value for fibre.")
+    cellular: float = Field(description="Value for cellular.")
+    satellite: float = Field(description="Value for satellite.")
+
+    def as_array(self) -> list[float]:
+        """Values in option order (fibre, cellular, satellite)."""
+        return [self.fibre, self.cellular, self.satellite]
+
+
+class SpeedTier(Section):
+    """A named service level: delivered busy-hour speed at or above ``min_mbps``."""
+
+    name: str = Field(description="Tier name used by targets and reports.")
+    min_mbps: float = Field(ge=0, description="Lowest delivered speed in the tier.")
+    weight: float = Field(1.0, ge=0, description="Benefit per person served in this tier.")
 
 
 class Demand(Section):
-    """Who subscribes and how much capacity they need."""
+    """Who subscribes, what they pay and what speed each option delivers."""
 
-    take_up: float = Field(0.5, gt=0, le=1, description="Share of households that subscribe.")
+    take_up: PerOption = Field(
+        PerOption(fibre=0.5, cellular=0.7, satellite=0.5),
+        description="Share of households subscribing where the price is affordable (0-1).",
+    )
+    arpu_usd_per_month: PerOption = Field(
+        PerOption(fibre=6.0, cellular=7.0, satellite=100.0),
+        description="Price paid per subscriber (China Mobile 2023: household ARPU 43.1 RMB, "
+        "mobile 49.3 RMB; Starlink residential 90-120 USD).",
+    )
+    affordability_share_of_income: float = Field(
+        0.02,
+        gt=0,
+        le=1,
+        description="Price above this share of household income is unaffordable "
+        "(Broadband Commission target: 2 %).",
+    )
+    unaffordable_take_up_factor: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Take-up multiplier where the price is unaffordable (assumption).",
+    )
     busy_hour_mbps_per_subscriber: float = Field(
         2.0, gt=0, description="Busy-hour demand per subscriber (ITU CPP: 2 Mbps per user)."
+    )
+    active_share: float = Field(
+        0.05, gt=0, le=1, description="Subscribers active in the busy hour (overbooking 1:20)."
+    )
+    fibre_speed_mbps: float = Field(300.0, gt=0, description="Speed fibre delivers per subscriber.")
+    site_capacity_mbps: float = Field(
+        200.0,
+        gt=0,
+        description="Cellular site throughput: 3 sectors × 3 carriers × ~22 Mbps per 10 MHz 2×2 "
+        "(PARAMETERS.md §B3; DICE baseline two or three carriers).",
+    )
+    cellular_peak_mbps: float = Field(50.0, gt=0, description="Cap on cellular speed per user.")
+    satellite_speed_mbps: float = Field(
+        25.0,
+        gt=0,
+        description="LEO busy-hour speed per user at low density (Osoro & Oughton 2021).",
     )
     beam_capacity_mbps: float = Field(
         1_200.0, gt=0, description="Capacity of one satellite beam (~1.2 Gbps, PARAMETERS.md §C)."
     )
+    tiers: list[SpeedTier] = Field(
+        [
+            SpeedTier(name="basic", min_mbps=4.0),
+            SpeedTier(name="standard", min_mbps=12.0),
+            SpeedTier(name="fast", min_mbps=100.0),
+        ],
+        min_length=1,
+        description="Speed tiers (Broadband China: 4 Mbps rural access by 2015, 12 by 2020); a "
+        "village whose speed is below the lowest tier does not count as served.",
+    )
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Demand:
+        if not all(0 <= v <= 1 for v in self.take_up.as_array()):
+            raise ValueError("take_up must be within [0, 1] for every option")
+        if min(self.arpu_usd_per_month.as_array()) < 0:
+            raise ValueError("arpu_usd_per_month must be ≥ 0")
+        thresholds = [tier.min_mbps for tier in self.tiers]
+        if thresholds != sorted(thresholds) or len({t.name for t in self.tiers}) != len(self.tiers):
+            raise ValueError("tiers must have unique names and ascending min_mbps")
+        return self
+
+
+class Subsidy(Section):
+    """How public money pays: the universal-service mechanism and its parameters."""
+
+    mechanism: Literal[
+        "public_build", "gap_funding", "capex_share", "benchmark_cap", "satellite_voucher"
+    ] = Field(
+        "public_build",
+        description="public_build: the budget pays all; gap_funding: the viability gap "
+        "max(0, cost − revenue); capex_share: a share of capex plus some years of opex by area "
+        "class; benchmark_cap: FCC A-CAM support per location; satellite_voucher: a terminal "
+        "voucher per satellite subscriber (other options publicly built).",
+    )
+    capex_share: dict[RegionClass, float] = Field(
+        default_factory=lambda: {"remote": 0.3, "border": 0.3, "pastoral": 0.3, "island": 0.3},  # type: ignore[arg-type]
+        description="capex_share: public share per area class (China 4G pilots: 30 %); others 0.",
+    )
+    opex_years: dict[RegionClass, int] = Field(
+        default_factory=lambda: {"remote": 6, "pastoral": 6, "border": 10, "island": 10},  # type: ignore[arg-type]
+        description="capex_share: years of opex the share also covers (6 remote, 10 border).",
+    )
+    benchmark_usd_per_month: float = Field(
+        52.5, ge=0, description="benchmark_cap: cost per location the operator bears (A-CAM 52.50)."
+    )
+    cap_usd_per_month: float = Field(
+        200.0, ge=0, description="benchmark_cap: most support per location per month (A-CAM 200)."
+    )
+    voucher_usd: float = Field(
+        500.0, ge=0, description="satellite_voucher: public voucher per satellite terminal."
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> Subsidy:
+        if not all(0 <= v <= 1 for v in self.capex_share.values()):
+            raise ValueError("capex_share values must be within [0, 1]")
+        if any(v < 0 for v in self.opex_years.values()):
+            raise ValueError("opex_years must be ≥ 0")
+        return self
+
+
+class Target(Section):
+    """A coverage target: a share of the population served at a speed tier or better."""
+
+    name: str = Field(description="Shown when the target fails.")
+    tier: str = Field(description="Lowest speed tier that counts (a name from demand.tiers).")
+    share: float = Field(ge=0, le=1, description="Share of the population to reach.")
+    region_class: RegionClass | None = Field(
+        None, description="Only this area class (default: all)."
+    )
+
+
+class Consolidation(Section):
+    """Centralised placement of dispersed settlements in harsh terrain."""
+
+    enabled: bool = Field(False, description="Offer consolidation as a fourth option.")
+    min_dispersion: float = Field(
+        0.6, ge=0, le=1, description="Villages at least this dispersed may be consolidated."
+    )
+    max_distance_m: float = Field(
+        10_000.0, gt=0, description="Host village (larger, nearest) must be within this distance."
+    )
+    classes: list[RegionClass] = Field(
+        ["remote", "pastoral", "border"], description="Area classes where consolidation may apply."
+    )
 
 
 class Policy(Section):
-    """Which option each area class may use, and the budget."""
+    """Which option each area class may use, who pays, and the goal."""
 
-    budget_usd: float = Field(5_000_000, ge=0, description="Public money available.")
+    mode: Literal["max_coverage", "min_cost"] = Field(
+        "max_coverage",
+        description="max_coverage: most benefit within the budget; min_cost: least public cost "
+        "meeting the targets.",
+    )
+    budget_usd: float = Field(5_000_000, ge=0, description="Public money available (max_coverage).")
+    targets: list[Target] = Field(
+        default_factory=list, description="Coverage targets (min_cost mode needs at least one)."
+    )
+    subsidy: Subsidy = Subsidy()
     default_region_class: RegionClass = Field(
         "central", description="Class of villages whose data gives none."
     )
@@ -277,6 +460,16 @@ class Policy(Section):
         default_factory=dict,
         description="Eligible options per area class, overriding the task-9 defaults of DESIGN.md.",
     )
+    consolidation: Consolidation = Consolidation()
+    affordability_constraint: bool = Field(
+        False, description="Forbid options whose price is unaffordable to the village."
+    )
+
+    @model_validator(mode="after")
+    def _goal(self) -> Policy:
+        if self.mode == "min_cost" and not self.targets:
+            raise ValueError("mode 'min_cost' needs at least one target")
+        return self
 
 
 class Optimizer(Section):
@@ -315,6 +508,17 @@ class Scenario(Section):
         default_factory=dict,
         description="Named partial scenarios, applied in order with --override NAME.",
     )
+
+    @model_validator(mode="after")
+    def _targets_name_tiers(self) -> Scenario:
+        tiers = [tier.name for tier in self.demand.tiers]
+        for target in self.policy.targets:
+            if target.tier not in tiers:
+                raise ValueError(
+                    f"policy.targets: target {target.name!r} names unknown tier {target.tier!r} "
+                    f"(demand.tiers: {', '.join(tiers)})"
+                )
+        return self
 
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -115,7 +115,8 @@ class RadioReach:
     ``site_xy`` (m, 2); ``site_kind`` (m,) int (SITE_UPGRADE / SITE_NEW);
     ``site_tower`` (m,) index into the towers layer, −1 for new sites;
     ``site_height_m`` (m,); ``cover`` sparse bool (n, m); ``existing_cover``
-    (n,) bool, covered by an existing 4G/5G tower.
+    (n,) bool, covered by an existing 4G/5G tower; ``existing_sites_cover``
+    sparse bool (n, e) which existing 4G/5G towers cover each village.
     """
 
     site_xy: np.ndarray
@@ -124,6 +125,7 @@ class RadioReach:
     site_height_m: np.ndarray
     cover: sparse.csr_matrix
     existing_cover: np.ndarray
+    existing_sites_cover: sparse.csr_matrix
 
 
 def radio_reach(
@@ -162,4 +164,5 @@ def radio_reach(
         site_height_m=np.concatenate([height_m[upgrade], new_height]),
         cover=sparse.hstack([upgrade_cover, new_cover], format="csr").astype(bool),
         existing_cover=existing_cover,
+        existing_sites_cover=existing,
     )

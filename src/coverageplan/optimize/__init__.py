@@ -1,6 +1,14 @@
 """Optimizer: ``Problem`` → :func:`solve` → ``Plan`` (see DESIGN.md, "The optimizer contract")."""
 
-from coverageplan.optimize.problem import CELLULAR, FIBRE, SATELLITE, UNSERVED, Plan, Problem
+from coverageplan.optimize.problem import (
+    CELLULAR,
+    CONSOLIDATE,
+    FIBRE,
+    SATELLITE,
+    UNSERVED,
+    Plan,
+    Problem,
+)
 from coverageplan.optimize.solve import solve
 
-__all__ = ["CELLULAR", "FIBRE", "SATELLITE", "UNSERVED", "Plan", "Problem", "solve"]
+__all__ = ["CELLULAR", "CONSOLIDATE", "FIBRE", "SATELLITE", "UNSERVED", "Plan", "Problem", "solve"]

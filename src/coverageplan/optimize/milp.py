@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import sparse
 
-from coverageplan.optimize.problem import CELLULAR, FIBRE, SATELLITE, Problem
+from coverageplan.optimize.problem import CELLULAR, CONSOLIDATE, FIBRE, SATELLITE, Problem
 
 FEASIBILITY_TOLERANCE = 1e-7
 
@@ -70,17 +70,30 @@ class Formulation:
     n_g: int
     money_scale: float
     benefit_scale: float
+    goal: str
 
 
-def build_formulation(problem: Problem) -> Formulation:
-    """Assemble the MILP as arrays; no Python loop over villages, sites or pairs."""
+def build_formulation(problem: Problem, goal: str = "max_benefit") -> Formulation:
+    """Assemble the MILP as arrays; no Python loop over villages, sites or pairs.
+
+    ``goal`` is ``"max_benefit"`` (within the budget) or ``"min_cost"``
+    (meeting the targets). The objective vector is always maximised.
+    """
     n = problem.n_villages
     money_scale = power_of_ten_scale(
-        np.concatenate([problem.cost.ravel(), problem.site_cost, problem.edge_cost])
+        np.abs(np.concatenate([problem.cost.ravel(), problem.site_cost, problem.edge_cost]))
     )
     benefit_scale = power_of_ten_scale(problem.benefit.ravel())
 
-    usable = problem.feasible & (problem.benefit > 0)
+    counts = problem.target_weight.any(axis=0) if len(problem.target_names) else False
+    # An option is worth a variable if it brings benefit, money, target weight, or
+    # serves a village others may consolidate into.
+    is_host = np.zeros(n, dtype=bool)
+    is_host[problem.host[problem.host >= 0]] = True
+    useful = (problem.benefit > 0) | (problem.cost < 0) | counts | is_host[:, None]
+    usable = problem.feasible & useful
+    if problem.has_hosts:
+        usable[:, CONSOLIDATE] &= problem.host >= 0
     if problem.has_cellular:
         reachable = problem.existing_cover | (np.diff(problem.cover.indptr) > 0)
         usable[:, CELLULAR] &= reachable
@@ -182,32 +195,70 @@ def build_formulation(problem: Problem) -> Formulation:
             problem.beam_capacity[beams],
         )
 
-    # Budget: everything that costs money, in scaled units, tolerance held back.
+    # Consolidation needs its host served by a real option.
+    if problem.has_hosts:
+        moved = np.flatnonzero(x_index[:, CONSOLIDATE] >= 0)
+        host_x = x_index[problem.host[moved], :CONSOLIDATE]
+        row, option = np.nonzero(host_x >= 0)
+        count = len(moved)
+        add_rows(
+            np.concatenate([np.arange(count), row]),
+            np.concatenate([x_index[moved, CONSOLIDATE], host_x[row, option]]),
+            np.concatenate([np.ones(count), -np.ones(len(row))]),
+            count,
+            np.full(count, -np.inf),
+            np.zeros(count),
+        )
+
+    # Coverage targets: Σ weight x ≥ required, each row scaled to order one.
+    for weight, required in zip(problem.target_weight, problem.target_required, strict=True):
+        coefficient = weight[x_village, x_option]
+        scale = power_of_ten_scale(np.abs(coefficient))
+        nonzero = np.flatnonzero(coefficient)
+        add_rows(
+            np.zeros(len(nonzero), dtype=np.int64),
+            nonzero,
+            coefficient[nonzero] / scale,
+            1,
+            np.array([required / scale]),
+            np.array([np.inf]),
+        )
+
+    # Budget: everything that costs money, in scaled units.
     money = (
         np.concatenate(
             [problem.cost[x_village, x_option], problem.site_cost[:n_y], problem.edge_cost[:n_g]]
         )
         / money_scale
     )
-    spend = np.flatnonzero(money > 0)
-    budget = problem.budget / money_scale
-    budget_row = row_count
-    add_rows(
-        np.zeros(len(spend), dtype=np.int64),
-        spend,
-        money[spend],
-        1,
-        np.array([-np.inf]),
-        np.array([budget]),
-    )
+    spend = np.flatnonzero(money)
+    budget_row = -1
+    if np.isfinite(problem.budget):
+        budget_row = row_count
+        add_rows(
+            np.zeros(len(spend), dtype=np.int64),
+            spend,
+            money[spend],
+            1,
+            np.array([-np.inf]),
+            np.array([problem.budget / money_scale]),
+        )
 
     n_vars = n_x + n_y + n_g
     a_matrix = sparse.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(row_count, n_vars),
     )
-    objective = np.zeros(n_vars)
-    objective[:n_x] = problem.benefit[x_village, x_option] / benefit_scale
+    benefit = np.zeros(n_vars)
+    benefit[:n_x] = problem.benefit[x_village, x_option] / benefit_scale
+    # No tie-break on cost in max_benefit: HiGHS was seen to return wrong
+    # "optimal" answers with objective coefficients of order 1e-8.
+    if goal == "min_cost":
+        objective = -money
+    elif goal == "max_benefit":
+        objective = benefit
+    else:
+        raise ValueError(f"unknown goal {goal!r}; expected 'max_benefit' or 'min_cost'")
     return Formulation(
         objective=objective,
         a_matrix=a_matrix,
@@ -221,11 +272,14 @@ def build_formulation(problem: Problem) -> Formulation:
         n_g=n_g,
         money_scale=money_scale,
         benefit_scale=benefit_scale,
+        goal=goal,
     )
 
 
 def with_budget_margin(formulation: Formulation, margin: float) -> Formulation:
     """The same formulation with the budget row's limit lowered by ``margin`` (money units)."""
+    if formulation.budget_row < 0 or margin == 0:
+        return formulation
     row_upper = formulation.row_upper.copy()
     budget_row = formulation.budget_row
     row_upper[budget_row] = max(0.0, row_upper[budget_row] - margin / formulation.money_scale)
@@ -340,7 +394,8 @@ def solve_pulp(
                 for c, v in zip(matrix.indices[start:end], matrix.data[start:end], strict=True)
             ]
         )
-        model += expression <= float(formulation.row_upper[row])
+        if np.isfinite(formulation.row_upper[row]):
+            model += expression <= float(formulation.row_upper[row])
         if np.isfinite(formulation.row_lower[row]):
             model += expression >= float(formulation.row_lower[row])
     solver = pulp_solver(solver_name, time_limit_s=time_limit_s, mip_gap=mip_gap)

@@ -5,7 +5,14 @@ Field names and meanings follow DESIGN.md. Everything beyond ``cost``,
 a valid Problem; option semantics switch on with the fields that carry them:
 ``parent``/``edge_cost`` make option 0 fibre, ``cover``/``existing_cover`` make
 option 1 cellular, ``beam``/``beam_capacity``/``sat_demand`` make option 2
-satellite.
+satellite, ``host`` makes option 3 consolidation (the village's households
+move to a host village, which must then be served by one of options 0-2).
+Coverage targets (``target_weight``/``target_required``) add rows
+Σ_ij w_tij x_ij ≥ r_t; :func:`~coverageplan.optimize.solve` either maximises
+benefit within the budget or minimises cost meeting the targets.
+
+``cost`` may be negative: a net revenue (e.g. under gap funding a profitable
+village's surplus pays for shared sites and trenches).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 
-FIBRE, CELLULAR, SATELLITE = 0, 1, 2
+FIBRE, CELLULAR, SATELLITE, CONSOLIDATE = 0, 1, 2, 3
 UNSERVED = -1
 
 
@@ -59,6 +66,10 @@ class Problem:
     beam : (n,) int satellite beam of each village
     beam_capacity : (b,) capacity of each beam
     sat_demand : (n,) capacity village i uses on satellite
+    host : (n,) int consolidation host of village i, −1 none
+    target_weight : (t, n, k) contribution of x_ij to coverage target t
+    target_required : (t,) least total weight target t needs
+    target_names : (t,) names of the targets, for messages
     """
 
     cost: np.ndarray
@@ -73,9 +84,14 @@ class Problem:
     beam: np.ndarray = None  # type: ignore[assignment]  # None: default, filled in
     beam_capacity: np.ndarray = None  # type: ignore[assignment]  # None: default, filled in
     sat_demand: np.ndarray = None  # type: ignore[assignment]  # None: default, filled in
+    host: np.ndarray = None  # type: ignore[assignment]  # None: no consolidation
+    target_weight: np.ndarray = None  # type: ignore[assignment]  # None: no targets
+    target_required: np.ndarray = None  # type: ignore[assignment]
+    target_names: tuple[str, ...] = ()
     has_cellular: bool = field(init=False)
     has_fibre_tree: bool = field(init=False)
     has_beams: bool = field(init=False)
+    has_hosts: bool = field(init=False)
 
     def __post_init__(self) -> None:
         cost = np.atleast_2d(np.asarray(self.cost, dtype=float))
@@ -83,8 +99,10 @@ class Problem:
         set_ = object.__setattr__
         set_(self, "cost", _array(cost, float, "cost", (n, k)))
         set_(self, "benefit", _array(self.benefit, float, "benefit", (n, k)))
-        if not np.isfinite(self.budget) or self.budget < 0:
-            raise ValueError(f"Problem.budget: expected a finite number ≥ 0, got {self.budget}")
+        if np.isnan(self.budget) or self.budget < 0:
+            raise ValueError(
+                f"Problem.budget: expected a number ≥ 0 (inf: none), got {self.budget}"
+            )
         set_(self, "budget", float(self.budget))
         feasible = np.ones((n, k), bool) if self.feasible is None else self.feasible
         set_(self, "feasible", _array(feasible, bool, "feasible", (n, k)))
@@ -133,12 +151,32 @@ class Problem:
         set_(self, "beam_capacity", capacity)
         demand = np.zeros(n) if self.sat_demand is None else self.sat_demand
         set_(self, "sat_demand", _array(demand, float, "sat_demand", (n,)))
-        for name in ("cost", "site_cost", "edge_cost", "sat_demand"):
+        has_hosts = self.host is not None
+        if has_hosts and k <= CONSOLIDATE:
+            raise ValueError(
+                "Problem: hosts given but fewer than 4 options (index 3 is consolidation)"
+            )
+        host = np.full(n, -1) if self.host is None else self.host
+        set_(self, "host", _array(host, np.int64, "host", (n,)))
+        if ((self.host < -1) | (self.host >= n) | (self.host == np.arange(n))).any():
+            raise ValueError("Problem.host: entries must be −1 or another village's index")
+        weight = np.zeros((0, n, k)) if self.target_weight is None else self.target_weight
+        weight = np.asarray(weight, dtype=float)
+        t = weight.shape[0] if weight.ndim == 3 else -1
+        set_(self, "target_weight", _array(weight, float, "target_weight", (max(t, 0), n, k)))
+        required = np.zeros(t) if self.target_required is None else self.target_required
+        set_(self, "target_required", _array(required, float, "target_required", (t,)))
+        names = self.target_names or tuple(f"target {i}" for i in range(t))
+        if len(names) != t:
+            raise ValueError(f"Problem.target_names: expected {t} names, got {len(names)}")
+        set_(self, "target_names", tuple(names))
+        for name in ("site_cost", "edge_cost", "sat_demand"):
             if (getattr(self, name) < 0).any():
                 raise ValueError(f"Problem.{name}: values must be ≥ 0")
         set_(self, "has_cellular", has_cellular)
         set_(self, "has_fibre_tree", has_tree)
         set_(self, "has_beams", has_beams)
+        set_(self, "has_hosts", has_hosts)
 
     @property
     def n_villages(self) -> int:
@@ -164,13 +202,17 @@ class Plan:
     sites_built : (m,) bool
     edges_built : (n,) bool, trench from village i to its parent laid
     total_cost : money spent, recomputed from the decisions
-    objective : benefit recomputed from ``choice``
-    bound : proven upper bound on the objective (inf when the solver proved none)
-    gap : (bound − objective) / objective, 0 when both are 0
+    objective : what ``goal`` optimised, recomputed: benefit (max_benefit) or
+        total cost (min_cost)
+    bound : proven bound on the objective: upper for max_benefit, lower for
+        min_cost (±inf when the solver proved none)
+    gap : |bound − objective| / |objective|, 0 when both are 0
     status : 'optimal' (proved within the gap), 'time_limit' or 'feasible' (a plan,
         optimality not proved), 'infeasible', 'no_solution'
     solver : which solver produced it
     solve_time_s : wall-clock seconds in the solver
+    goal : 'max_benefit' or 'min_cost'
+    benefit : benefit of ``choice``, whatever the goal
     """
 
     choice: np.ndarray
@@ -183,6 +225,8 @@ class Plan:
     status: str
     solver: str
     solve_time_s: float
+    goal: str = "max_benefit"
+    benefit: float = 0.0
 
     @property
     def is_optimal(self) -> bool:
@@ -235,6 +279,19 @@ def plan_violations(
         )
         if (load > problem.beam_capacity * (1 + 1e-9) + 1e-9).any():
             problems.append("a satellite beam is over capacity")
+    if problem.has_hosts:
+        moved = choice == CONSOLIDATE
+        host = problem.host[moved]
+        if (host < 0).any() or not np.isin(
+            choice[np.maximum(host, 0)], (FIBRE, CELLULAR, SATELLITE)
+        ).all():
+            problems.append("a village was consolidated into a host that is not served")
+    for name, weight, required in zip(
+        problem.target_names, problem.target_weight, problem.target_required, strict=True
+    ):
+        reached = weight[served, choice[served]].sum()
+        if reached < required * (1 - 1e-9) - 1e-9:
+            problems.append(f"target {name!r} not met ({reached:.6g} of {required:.6g})")
     if plan_cost(problem, choice, sites_built, edges_built) > problem.budget:
         problems.append("the budget is exceeded")
     return problems

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from coverageplan.errors import SolverError
+from coverageplan.errors import InfeasibleError, SolverError
 from coverageplan.optimize.milp import (
     Formulation,
     SolverResult,
@@ -94,20 +94,24 @@ def solve(
     problem: Problem,
     method: Literal["milp"] = "milp",
     *,
+    goal: Literal["max_benefit", "min_cost"] = "max_benefit",
     solver: str = "highs",
     time_limit_s: float = 60.0,
     mip_gap: float = 1e-4,
 ) -> Plan:
-    """Maximise benefit within the budget; return a checked Plan.
+    """Solve ``problem`` for ``goal``; return a checked Plan.
 
+    ``max_benefit`` maximises benefit within the budget; ``min_cost``
+    minimises money spent meeting every target.
     ``solver`` is ``"highs"`` (highspy, the default), ``"cbc"`` (through PuLP)
     or the name of any solver PuLP knows. The plan is recomputed from the
     decisions and verified against every constraint; a plan that breaks one
-    raises :class:`SolverError` rather than being returned.
+    raises :class:`SolverError`. An infeasible min-cost problem raises
+    :class:`InfeasibleError`.
     """
     if method != "milp":
         raise ValueError(f"unknown method {method!r}; available: 'milp'")
-    formulation = build_formulation(problem)
+    formulation = build_formulation(problem, goal)
     margin, bounds, solve_time_s = 0.0, [], 0.0
     for _ in range(MAX_BUDGET_RETRIES):
         result = _run_backend(
@@ -120,27 +124,45 @@ def solve(
         if overspend <= 0:
             break
         margin += 2.0 * overspend  # tolerance let the rounded plan overspend: tighten and retry
+    if result.status == "infeasible" or (result.values is None and goal == "min_cost"):
+        raise InfeasibleError(
+            f"no plan meets every target ({', '.join(problem.target_names) or 'none'}) "
+            f"within the constraints; solver status {result.status}"
+        )
     violations = plan_violations(problem, choice, sites_built, edges_built)
     if violations:
         raise SolverError(
             f"{result.solver} returned a plan that breaks constraints: {'; '.join(violations)}"
         )
-    objective = plan_benefit(problem, choice)
-    bound = bounds[0] * formulation.benefit_scale
-    bound = max(bound, objective) if np.isfinite(bound) else bound
-    if objective > 0:
-        gap = (bound - objective) / objective
+    benefit = plan_benefit(problem, choice)
+    total_cost = plan_cost(problem, choice, sites_built, edges_built)
+    if goal == "min_cost":
+        objective = total_cost
+        bound = -bounds[0] * formulation.money_scale  # a lower bound on cost
+        bound = min(bound, objective) if np.isfinite(bound) else -np.inf
+        gap = (
+            (objective - bound) / abs(objective)
+            if objective
+            else (0.0 if bound >= -1e-9 else np.inf)
+        )
     else:
-        gap = 0.0 if bound <= 1e-9 else float("inf")
+        objective = benefit
+        bound = bounds[0] * formulation.benefit_scale
+        bound = max(bound, objective) if np.isfinite(bound) else np.inf
+        gap = (
+            (bound - objective) / objective if objective > 0 else (0.0 if bound <= 1e-9 else np.inf)
+        )
     return Plan(
         choice=choice,
         sites_built=sites_built,
         edges_built=edges_built,
-        total_cost=plan_cost(problem, choice, sites_built, edges_built),
+        total_cost=total_cost,
         objective=objective,
         bound=float(bound),
         gap=float(gap),
         status=result.status,
         solver=result.solver,
         solve_time_s=solve_time_s,
+        goal=goal,
+        benefit=benefit,
     )

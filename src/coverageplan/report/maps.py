@@ -22,6 +22,7 @@ OPTION_COLOURS = {
     "fibre": "#1f5fbf",
     "cellular": "#e08a00",
     "satellite": "#8a3fb5",
+    "consolidate": "#0f9d8a",
     "none": "#9a9a9a",
 }
 EXISTING_4G_COLOUR = "#f6c67a"
@@ -138,6 +139,7 @@ def draw_map(context: PlanContext, path: Path) -> None:
             OPTION_COLOURS["cellular"],
         ),
         ("satellite", names == "satellite", OPTION_COLOURS["satellite"]),
+        ("consolidated into a host", names == "consolidate", OPTION_COLOURS["consolidate"]),
         ("fibre", names == "fibre", OPTION_COLOURS["fibre"]),
     ]
     for _, mask, colour in layers:

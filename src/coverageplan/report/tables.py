@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from coverageplan.economics import OptionCosts
+from coverageplan.economics import Economics
 from coverageplan.engineering import Reach
 from coverageplan.engineering.radio import SITE_KIND_NAMES, SITE_NEW, SITE_UPGRADE
-from coverageplan.optimize import CELLULAR, FIBRE, UNSERVED, Plan, Problem
+from coverageplan.optimize import CELLULAR, CONSOLIDATE, FIBRE, UNSERVED, Plan, Problem
+from coverageplan.policy import Villages, market_served, tier_index
 from coverageplan.region import Region
 from coverageplan.scenario import OPTIONS, REGION_CLASSES, Scenario
 
-OPTION_LABELS = (*OPTIONS, "none")
+OPTION_LABELS = (*OPTIONS, "consolidate", "none")
 """Option names by choice index; index −1 (unserved) maps to the last, 'none'."""
 
 
@@ -31,15 +32,23 @@ class PlanContext:
     scenario: Scenario
     region: Region
     reach: Reach
-    costs: OptionCosts
+    econ: Economics
     problem: Problem
     plan: Plan
-    region_class: np.ndarray
+    villages: Villages
 
 
 def option_names(choice: np.ndarray) -> np.ndarray:
     """Option name per village ('none' for unserved)."""
-    return np.asarray(OPTION_LABELS)[np.where(choice == UNSERVED, len(OPTIONS), choice)]
+    return np.asarray(OPTION_LABELS)[np.where(choice == UNSERVED, len(OPTION_LABELS) - 1, choice)]
+
+
+def chosen(values: np.ndarray, choice: np.ndarray) -> np.ndarray:
+    """Each village's entry of an (n, k) array for its chosen option (0 when unserved)."""
+    served = choice >= 0
+    picked = np.zeros(len(choice))
+    picked[served] = values[np.flatnonzero(served), choice[served]]
+    return picked
 
 
 def serving_site(problem: Problem, plan: Plan) -> np.ndarray:
@@ -57,21 +66,31 @@ def village_layer(context: PlanContext) -> gpd.GeoDataFrame:
     """Villages with their chosen option, its own cost and what serves them."""
     problem, plan, reach = context.problem, context.plan, context.reach
     villages = context.region.villages
-    served = plan.choice >= 0
-    own_cost = np.zeros(problem.n_villages)
-    own_cost[served] = problem.cost[np.flatnonzero(served), plan.choice[served]]
+    own_cost = chosen(problem.cost, plan.choice)
+    speed = chosen(context.econ.speed_mbps, plan.choice)
+    tiers = np.asarray([tier.name for tier in context.scenario.demand.tiers] + ["below"])
     table = pd.DataFrame(
         {
             "village_id": villages["village_id"].to_numpy(),
             "population": villages["population"].to_numpy(),
             "households": villages["households"].to_numpy(),
-            "region_class": context.region_class,
+            "region_class": context.villages.region_class,
             "option": option_names(plan.choice),
-            "option_cost_usd": np.round(own_cost, 2),
+            "speed_mbps": np.round(speed, 2),
+            "tier": np.where(
+                plan.choice >= 0, tiers[tier_index(speed, context.scenario.demand)], ""
+            ),
+            "public_cost_usd": np.round(own_cost, 2),
             "trench_cost_usd": np.round(np.where(plan.edges_built, problem.edge_cost, 0.0), 2),
             "existing_4g": reach.radio.existing_cover,
             "serving_site": serving_site(problem, plan),
-            "fibre_spur_km": np.round(reach.fibre.edge_length_m / 1_000.0, 3),
+            "fibre_parent": np.where(
+                reach.fibre.parent >= 0, villages["village_id"].to_numpy()[reach.fibre.parent], ""
+            ),
+            "fibre_edge_km": np.round(reach.fibre.edge_length_m / 1_000.0, 3),
+            "host": np.where(
+                plan.choice == CONSOLIDATE, villages["village_id"].to_numpy()[context.econ.host], ""
+            ),
         }
     )
     return gpd.GeoDataFrame(table, geometry=villages.geometry.to_numpy(), crs=villages.crs)
@@ -146,71 +165,147 @@ def fibre_route_layer(context: PlanContext) -> gpd.GeoDataFrame:
     return layer
 
 
-def _totals(mask: np.ndarray, population: np.ndarray) -> dict[str, float]:
-    return {"villages": int(mask.sum()), "population": int(population[mask].sum())}
+def _group(mask: np.ndarray, context: PlanContext, public_cost: np.ndarray) -> dict[str, Any]:
+    """Villages, people and public money of a group; money per person connected."""
+    population = context.villages.population
+    people = float(population[mask].sum())
+    money = float(public_cost[mask].sum())
+    return {
+        "villages": int(mask.sum()),
+        "population": int(people),
+        "public_cost_usd": round(money, 2),
+        "public_cost_usd_per_person": round(money / people, 2) if people else None,
+    }
+
+
+def attributed_public_cost(context: PlanContext) -> np.ndarray:
+    """Public money per village: its option's cost plus a share of built sites and trenches.
+
+    A built site's cost is split over the cellular villages relying on it, by
+    subscribers; a built trench is charged to the village at its lower end
+    (whose edge it is). The attributions add up to the plan's total cost.
+    """
+    problem, plan = context.problem, context.plan
+    cost = chosen(problem.cost, plan.choice)
+    relying = (plan.choice == CELLULAR) & ~problem.existing_cover
+    if plan.sites_built.any() and relying.any():
+        cover = problem.cover[:, plan.sites_built].astype(float).tocsr()
+        weight = cover.multiply(
+            (relying * np.maximum(context.econ.subscribers[:, CELLULAR], 1e-9))[:, None]
+        )
+        totals = np.asarray(weight.sum(axis=0)).ravel()
+        share = weight.multiply(
+            (problem.site_cost[plan.sites_built] / np.maximum(totals, 1e-12))[None, :]
+        )
+        cost += np.asarray(share.sum(axis=1)).ravel()
+    return cost + np.where(plan.edges_built, problem.edge_cost, 0.0)
 
 
 def summary(context: PlanContext, timings_s: dict[str, float]) -> dict[str, Any]:
-    """Totals by option and area class, budget use, objective, bound, gap and status."""
-    problem, plan, reach = context.problem, context.plan, context.reach
-    population = context.region.villages["population"].to_numpy(dtype=np.int64)
+    """Totals by option, area class and speed tier; public money; objective, bound, gap, status."""
+    problem, plan, reach, econ = context.problem, context.plan, context.reach, context.econ
+    demand = context.scenario.demand
+    population = context.villages.population
     names = option_names(plan.choice)
     served = plan.choice >= 0
-    own_cost = np.zeros(problem.n_villages)
-    own_cost[served] = problem.cost[np.flatnonzero(served), plan.choice[served]]
-    site_cost = float(problem.site_cost[plan.sites_built].sum())
-    trench_cost = float(problem.edge_cost[plan.edges_built].sum())
-    shared = {"fibre": trench_cost, "cellular": site_cost}
-    by_option = {}
-    for name in OPTION_LABELS:
-        mask = names == name
-        entry: dict[str, float] = _totals(mask, population)
-        if name != "none":
-            entry["cost_usd"] = round(float(own_cost[mask].sum()) + shared.get(name, 0.0), 2)
-        by_option[name] = entry
+    public_cost = attributed_public_cost(context)
+    by_option = {name: _group(names == name, context, public_cost) for name in OPTION_LABELS}
     by_class = {}
     for name in REGION_CLASSES:
-        in_class = context.region_class == name
-        if not in_class.any():
-            continue
-        by_class[name] = {
-            **_totals(in_class, population),
-            "served": _totals(in_class & served, population),
-            "by_option": {o: _totals(in_class & (names == o), population) for o in OPTION_LABELS},
+        in_class = context.villages.region_class == name
+        if in_class.any():
+            by_class[name] = {
+                **_group(in_class, context, public_cost),
+                "served": _group(in_class & served, context, public_cost),
+                "by_option": {
+                    o: _group(in_class & (names == o), context, public_cost) for o in OPTION_LABELS
+                },
+            }
+    speed = chosen(econ.speed_mbps, plan.choice)
+    tier = np.where(served, tier_index(speed, demand), -1)
+    total_population = float(population.sum())
+    by_tier = {
+        t.name: {
+            "population_at_or_above": int(population[tier >= i].sum()),
+            "share_at_or_above": round(
+                float(population[tier >= i].sum()) / max(total_population, 1), 6
+            ),
         }
+        for i, t in enumerate(demand.tiers)
+    }
+    market = market_served(econ, reach, problem.feasible)
+    price = np.append(np.asarray(demand.arpu_usd_per_month.as_array()), 0.0)
+    unaffordable = served & ~chosen(econ.affordable.astype(float), plan.choice).astype(bool)
     kind = reach.radio.site_kind
-    total_population = int(population.sum())
+    site_cost = float(problem.site_cost[plan.sites_built].sum())
+    trench_cost = float(problem.edge_cost[plan.edges_built].sum())
+    budget = problem.budget if np.isfinite(problem.budget) else None
     return {
         "scenario": context.scenario.name,
+        "mode": context.scenario.policy.mode,
+        "subsidy_mechanism": context.scenario.policy.subsidy.mechanism,
         "status": plan.status,
         "solver": plan.solver,
         "objective": plan.objective,
-        "objective_meaning": "population served",
+        "objective_meaning": "public cost (USD)"
+        if plan.goal == "min_cost"
+        else "benefit (population × priority × tier weight)",
         "bound": plan.bound if np.isfinite(plan.bound) else None,
         "gap": plan.gap if np.isfinite(plan.gap) else None,
-        "budget_usd": problem.budget,
+        "budget_usd": budget,
         "budget_used_usd": round(plan.total_cost, 2),
-        "budget_used_share": round(plan.total_cost / problem.budget, 6)
-        if problem.budget > 0
-        else None,
+        "budget_used_share": round(plan.total_cost / budget, 6) if budget else None,
+        "public_cost_usd_per_person_connected": round(
+            plan.total_cost / max(population[served].sum(), 1), 2
+        ),
         "villages": int(problem.n_villages),
-        "population": total_population,
+        "population": int(total_population),
         "population_served": int(population[served].sum()),
         "population_served_share": round(
             float(population[served].sum()) / max(total_population, 1), 6
         ),
+        "market_alone": {
+            "villages": int(market.sum()),
+            "population": int(population[market].sum()),
+            "meaning": "villages where an allowed option's revenue covers its standalone cost",
+        },
+        "subsidy_adds": {
+            "villages": int((served & ~market).sum()),
+            "population": int(population[served & ~market].sum()),
+        },
+        "affordability": {
+            "threshold_share_of_income": demand.affordability_share_of_income,
+            "served_population_priced_above": int(population[unaffordable].sum()),
+            "share_of_served": round(
+                float(population[unaffordable].sum()) / max(float(population[served].sum()), 1), 6
+            ),
+            "price_usd_per_month": dict(
+                zip((*OPTIONS, "consolidate"), price.tolist(), strict=True)
+            ),
+        },
+        "targets": [
+            {
+                "name": name,
+                "required": round(float(required), 2),
+                "reached": round(float(chosen(weight, plan.choice).sum()), 2),
+            }
+            for name, weight, required in zip(
+                problem.target_names, problem.target_weight, problem.target_required, strict=True
+            )
+        ],
         "by_option": by_option,
         "by_region_class": by_class,
+        "by_speed_tier": by_tier,
         "sites": {
             "candidates": int(problem.n_sites),
             "new_built": int((plan.sites_built & (kind == SITE_NEW)).sum()),
             "upgrades_built": int((plan.sites_built & (kind == SITE_UPGRADE)).sum()),
-            "cost_usd": round(site_cost, 2),
+            "public_cost_usd": round(site_cost, 2),
         },
         "fibre": {
             "villages": int((plan.choice == FIBRE).sum()),
             "new_km": round(float(reach.fibre.edge_length_m[plan.edges_built].sum()) / 1_000.0, 3),
-            "trench_cost_usd": round(trench_cost, 2),
+            "trench_public_cost_usd": round(trench_cost, 2),
         },
         "timings_s": {stage: round(seconds, 3) for stage, seconds in timings_s.items()},
     }
