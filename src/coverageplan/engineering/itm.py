@@ -1,0 +1,693 @@
+"""Irregular Terrain Model (ITM, Longley-Rice) in point-to-point mode, batched over profiles.
+
+Written from the published algorithm: G. A. Hufford, "The ITS Irregular
+Terrain Model, version 1.2.2: the Algorithm" (NTIA/ITS, 1995), and NTIA/ITS's
+public description of ITM (github.com/NTIA/itm, README and
+ERRORS_AND_WARNINGS). Every function works on arrays with a leading batch
+axis; the model's branches (line of sight, diffraction, troposcatter; the
+horizon search; the terrain fits) are masks, so one call evaluates any number
+of paths.
+
+Profile layout (NTIA's pfl, padded). A batch of ``b`` terrain profiles, tx
+first and rx last, is
+
+- ``elevation_m`` (b, max_points): heights above sea level in metres; row ``i``
+  holds ``intervals[i] + 1`` points, the rest of the row is padding (ignored);
+- ``intervals`` (b,) int: number of points minus one (pfl[0]);
+- ``spacing_m`` (b,): distance between points in metres (pfl[1]).
+
+:func:`pack_pfls` turns a list of NTIA pfl lists into this layout. Path length
+is ``intervals * spacing_m``.
+
+Validation: inputs NTIA rejects with an error code (heights, frequency, N_0,
+climate, polarization, ground constants, mdvar, percentages) and NaN in a
+profile raise ``ValueError`` naming the parameter, the value and the range.
+Conditions NTIA only warns about (distance under 1 km or over 1000 km, large
+horizon angles, extreme quantiles, ...) are returned as its warning bit flags
+in :class:`ItmResult`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from coverageplan.engineering.itm_variability import variability_db
+
+MODE_LINE_OF_SIGHT, MODE_DIFFRACTION, MODE_TROPOSCATTER = 1, 2, 3
+# NTIA warning bit flags (ERRORS_AND_WARNINGS.md).
+WARN_TX_HEIGHT, WARN_RX_HEIGHT, WARN_FREQUENCY = 0x0001, 0x0002, 0x0004
+WARN_DISTANCE_OVER_1000_KM, WARN_DISTANCE_OVER_2000_KM = 0x0008, 0x0010
+WARN_DISTANCE_UNDER_MIN, WARN_DISTANCE_UNDER_1_KM = 0x0020, 0x0040
+WARN_HORIZON_ANGLE = (0x0080, 0x0100)
+WARN_HORIZON_SHORT = (0x0200, 0x0400)
+WARN_HORIZON_LONG = (0x0800, 0x1000)
+WARN_SURFACE_REFRACTIVITY = 0x4000
+VALID_MDVAR = tuple(base + flags for flags in (0, 10, 20, 30) for base in range(4))
+_DELTA_H_SAMPLES = 245  # the most points the delta_h fit uses (10 * 25 - 5)
+
+
+@dataclass(frozen=True)
+class ItmResult:
+    """ITM outputs for a batch of paths; every field is an array over the batch.
+
+    ``loss_db``: basic transmission loss (NTIA's A__db). ``mode``: 1 line of
+    sight, 2 diffraction, 3 troposcatter. ``warnings``: NTIA warning bit flags.
+    ``free_space_db``, ``a_ref_db``: free-space loss and reference attenuation
+    (dB); ``distance_m``; ``delta_h_m``: terrain irregularity; ``n_s``: surface
+    refractivity (N-units); ``h_e_m``, ``d_hzn_m``, ``theta_hzn_rad``: (2, b)
+    effective heights, horizon distances and horizon angles of tx and rx.
+    """
+
+    loss_db: np.ndarray
+    mode: np.ndarray
+    warnings: np.ndarray
+    free_space_db: np.ndarray
+    a_ref_db: np.ndarray
+    distance_m: np.ndarray
+    delta_h_m: np.ndarray
+    n_s: np.ndarray
+    h_e_m: np.ndarray
+    d_hzn_m: np.ndarray
+    theta_hzn_rad: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Path:
+    """Per-path quantities the reference attenuation needs; (2, b) arrays are tx, rx."""
+
+    distance_m: np.ndarray
+    h_g_m: np.ndarray
+    h_e_m: np.ndarray
+    d_hzn_m: np.ndarray
+    theta_hzn_rad: np.ndarray
+    delta_h_m: np.ndarray
+    wave_number: np.ndarray  # f / 47.7 MHz, in 1/m
+    gamma_e: np.ndarray  # effective earth curvature, 1/m
+    n_s: np.ndarray
+    z_g: np.ndarray  # complex ground impedance
+
+    @property
+    def d_smooth_m(self) -> np.ndarray:
+        """Smooth-earth horizon distances (2, b)."""
+        return np.sqrt(2.0 * self.h_e_m / self.gamma_e)
+
+    @property
+    def theta_e(self) -> np.ndarray:
+        """Total horizon angle, not below the smooth-earth value."""
+        return np.maximum(self.theta_hzn_rad.sum(axis=0), -self.d_hzn_m.sum(axis=0) * self.gamma_e)
+
+
+def pack_pfls(pfls: Sequence[Sequence[float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Padded ``(elevation_m, intervals, spacing_m)`` from NTIA pfl lists [n, spacing, z0..zn]."""
+    intervals = np.array([int(pfl[0]) for pfl in pfls], dtype=np.int64)
+    spacing_m = np.array([float(pfl[1]) for pfl in pfls])
+    elevation_m = np.zeros((len(pfls), int(intervals.max(initial=0)) + 1))
+    for row, pfl in enumerate(pfls):  # packing only; the model itself never loops
+        points = np.asarray(pfl[2:], dtype=float)
+        if len(points) != intervals[row] + 1:
+            raise ValueError(
+                f"pfl {row}: pfl[0] = {intervals[row]} intervals needs {intervals[row] + 1} "
+                f"elevations, got {len(points)}"
+            )
+        elevation_m[row, : len(points)] = points
+    return elevation_m, intervals, spacing_m
+
+
+def _check_range(name: str, value: np.ndarray, low: float, high: float, unit: str = "") -> None:
+    """Raise ``ValueError`` naming the first element of ``value`` outside [low, high]."""
+    bad = ~((value >= low) & (value <= high))
+    if bad.any():
+        index = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name}[{index}] = {value[index]} is outside the ITM range [{low}, {high}]{unit}"
+        )
+
+
+def _check_open(name: str, value: np.ndarray, low: float, high: float) -> None:
+    """Raise ``ValueError`` naming the first element of ``value`` outside (low, high)."""
+    bad = ~((value > low) & (value < high))
+    if bad.any():
+        index = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name}[{index}] = {value[index]} must lie in ({low}, {high})")
+
+
+def _fortran_dim(x: np.ndarray, y: np.ndarray | float) -> np.ndarray:
+    """max(x − y, 0)."""
+    return np.maximum(x - y, 0.0)
+
+
+def _least_squares_fit(
+    z: np.ndarray, intervals: np.ndarray, spacing: np.ndarray, x1: np.ndarray, x2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Line fitted to the points between x1 and x2 (m); its heights at the two path ends."""
+    n = intervals.astype(float)
+    ja = np.trunc(_fortran_dim(x1 / spacing, 0.0))
+    jb = n - np.trunc(_fortran_dim(n, x2 / spacing))
+    narrow = jb <= ja
+    ja, jb = (
+        np.where(narrow, _fortran_dim(ja, 1.0), ja),
+        np.where(narrow, n - _fortran_dim(n, jb + 1.0), jb),
+    )
+    count = jb - ja
+    centre = 0.5 * (ja + jb)
+    j = np.arange(z.shape[1])[None, :]
+    inside = (j >= ja[:, None]) & (j <= jb[:, None])
+    ends = (j == ja[:, None]) | (j == jb[:, None])
+    weight = np.where(inside, np.where(ends, 0.5, 1.0), 0.0)
+    mean = (weight * z).sum(axis=1) / count
+    slope = (weight * z * (j - centre[:, None])).sum(axis=1) * 12.0 / ((count**2 + 2.0) * count)
+    return mean - slope * centre, mean + slope * (n - centre)
+
+
+def _terrain_irregularity_m(
+    z: np.ndarray, intervals: np.ndarray, spacing: np.ndarray, x1: np.ndarray, x2: np.ndarray
+) -> np.ndarray:
+    """delta_h: interdecile range of heights about a straight fit between x1 and x2 (m)."""
+    rows = np.arange(len(z))[:, None]
+    start, stop = x1 / spacing, x2 / spacing
+    ka = np.clip(np.trunc(0.1 * (stop - start + 8.0)), 4, 25).astype(np.int64)
+    samples = 10 * ka - 5
+    step = (stop - start) / (samples - 1)
+    j = np.arange(_DELTA_H_SAMPLES)[None, :]
+    position = start[:, None] + j * step[:, None]
+    k = np.minimum(
+        np.maximum(np.ceil(position), np.trunc(start)[:, None] + 1.0), intervals[:, None]
+    ).astype(np.int64)
+    height = z[rows, k] + (z[rows, k] - z[rows, k - 1]) * (position - k)
+    height = np.where(j < samples[:, None], height, 0.0)
+    fit_start, fit_end = _least_squares_fit(
+        height, samples - 1, np.ones(len(z)), np.zeros(len(z)), (samples - 1).astype(float)
+    )
+    trend = fit_start[:, None] + (fit_end - fit_start)[:, None] * j / (samples - 1)[:, None]
+    residual = np.sort(np.where(j < samples[:, None], height - trend, np.inf), axis=1)
+    spread = residual[rows[:, 0], samples - ka] - residual[rows[:, 0], ka - 1]
+    delta_h = spread / (1.0 - 0.8 * np.exp(-(x2 - x1) / 50e3))
+    return np.where(stop - start < 2.0, 0.0, delta_h)
+
+
+def _horizons(
+    z: np.ndarray,
+    intervals: np.ndarray,
+    spacing: np.ndarray,
+    h_g_m: np.ndarray,
+    gamma_e: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Horizon angles (rad) and distances (m) of tx and rx over the profile, each (2, b)."""
+    rows = np.arange(len(z))
+    d = intervals * spacing
+    z_tx = z[:, 0] + h_g_m[0]
+    z_rx = z[rows, intervals] + h_g_m[1]
+    half_curvature = 0.5 * gamma_e[:, None]
+    end_angle = (z_rx - z_tx) / d
+    theta_tx0 = end_angle - 0.5 * gamma_e * d
+    theta_rx0 = -end_angle - 0.5 * gamma_e * d
+    j = np.arange(z.shape[1])[None, :]
+    interior = (j >= 1) & (j < intervals[:, None])
+    s_tx = j * spacing[:, None]
+    s_rx = d[:, None] - s_tx
+    with np.errstate(divide="ignore", invalid="ignore"):
+        angle_tx = np.where(interior, (z - z_tx[:, None]) / s_tx - half_curvature * s_tx, -np.inf)
+        blocks_tx = angle_tx > theta_tx0[:, None]
+        tx_blocked = blocks_tx.any(axis=1)
+        # The rx horizon is searched from the first point that blocks the tx's view onward.
+        first_block = np.argmax(blocks_tx, axis=1)
+        seen_from_rx = interior & (j >= first_block[:, None]) & tx_blocked[:, None]
+        angle_rx = np.where(
+            seen_from_rx, (z - z_rx[:, None]) / s_rx - half_curvature * s_rx, -np.inf
+        )
+    peak_tx = np.argmax(angle_tx, axis=1)
+    peak_rx = np.argmax(angle_rx, axis=1)
+    rx_blocked = angle_rx[rows, peak_rx] > theta_rx0
+    theta = np.stack(
+        [
+            np.where(tx_blocked, angle_tx[rows, peak_tx], theta_tx0),
+            np.where(rx_blocked, angle_rx[rows, peak_rx], theta_rx0),
+        ]
+    )
+    d_hzn = np.stack(
+        [np.where(tx_blocked, peak_tx * spacing, d), np.where(rx_blocked, d - peak_rx * spacing, d)]
+    )
+    return theta, d_hzn
+
+
+def _path_geometry(
+    z: np.ndarray,
+    intervals: np.ndarray,
+    spacing: np.ndarray,
+    h_g_m: np.ndarray,
+    gamma_e: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Effective heights, horizon distances and angles (2, b), and delta_h (Algorithm §3)."""
+    rows = np.arange(len(z))
+    d = intervals * spacing
+    theta, d_hzn = _horizons(z, intervals, spacing, h_g_m, gamma_e)
+    x_tx = np.minimum(15.0 * h_g_m[0], 0.1 * d_hzn[0])
+    x_rx = d - np.minimum(15.0 * h_g_m[1], 0.1 * d_hzn[1])
+    delta_h = _terrain_irregularity_m(z, intervals, spacing, x_tx, x_rx)
+    ground = np.stack([z[:, 0], z[rows, intervals]])
+
+    # Near line of sight: fit the whole inner path; transhorizon: each foreground.
+    near_los = d_hzn.sum(axis=0) > 1.5 * d
+    los_tx, los_rx = _least_squares_fit(z, intervals, spacing, x_tx, x_rx)
+    far_tx, _ = _least_squares_fit(z, intervals, spacing, x_tx, 0.9 * d_hzn[0])
+    _, far_rx = _least_squares_fit(z, intervals, spacing, d - 0.9 * d_hzn[1], x_rx)
+    fit = np.stack([np.where(near_los, los_tx, far_tx), np.where(near_los, los_rx, far_rx)])
+    h_e = h_g_m + _fortran_dim(ground, fit)
+
+    def rough_horizon_m(height_m: np.ndarray) -> np.ndarray:
+        smooth = np.sqrt(2.0 * height_m / gamma_e)
+        return smooth * np.exp(-0.07 * np.sqrt(delta_h / np.maximum(height_m, 5.0)))
+
+    # Near line of sight, horizons come from the effective heights instead of the profile.
+    d_rough = rough_horizon_m(h_e)
+    total = d_rough.sum(axis=0)
+    h_e_los = h_e * np.where(total <= d, (d / total) ** 2, 1.0)
+    d_los = rough_horizon_m(h_e_los)
+    smooth = np.sqrt(2.0 * h_e_los / gamma_e)
+    theta_los = (0.65 * delta_h * (smooth / d_los - 1.0) - 2.0 * h_e_los) / smooth
+    return (
+        np.where(near_los, h_e_los, h_e),
+        np.where(near_los, d_los, d_hzn),
+        np.where(near_los, theta_los, theta),
+        delta_h,
+    )
+
+
+def _knife_edge_db(v2: np.ndarray) -> np.ndarray:
+    """Knife-edge diffraction loss for v² (Algorithm eq. 4.21)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(
+            v2 < 5.76, 6.02 + 9.11 * np.sqrt(v2) - 1.27 * v2, 12.953 + 4.343 * np.log(v2)
+        )
+
+
+def _height_gain_db(x: np.ndarray, pk: np.ndarray) -> np.ndarray:
+    """Smooth-earth height-gain function F(x, K) (Algorithm eq. 4.20)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        w = -np.log(pk)
+        tiny = (pk < 1e-5) | (x * w**3 > 5495.0)
+        small_x = np.where(
+            tiny,
+            np.where(x > 1.0, 17.372 * np.log(x) - 117.0, -117.0),
+            2.5e-5 * x**2 / pk - 8.686 * w - 15.0,
+        )
+        large_x = 0.05751 * x - 4.343 * np.log(x)
+        blend = 0.0134 * x * np.exp(-0.005 * x)
+        large_x = np.where(
+            x < 2000.0, (1.0 - blend) * large_x + blend * (17.372 * np.log(x) - 117.0), large_x
+        )
+    return np.where(x < 200.0, small_x, large_x)
+
+
+def _diffraction_db(distance_m: np.ndarray, p: _Path) -> np.ndarray:
+    """Diffraction attenuation: knife edges and smooth earth, weighted by roughness (§4.2)."""
+    k, gamma_e, h_g, h_e, d_hzn = p.wave_number, p.gamma_e, p.h_g_m, p.h_e_m, p.d_hzn_m
+    d_ml = d_hzn.sum(axis=0)
+    theta_e = p.theta_e
+    # "+10" is the point-to-point clutter term of the weighting (Algorithm eq. 4.9).
+    wd1 = np.sqrt(1.0 + (h_e[0] * h_e[1] - h_g[0] * h_g[1]) / (h_g[0] * h_g[1] + 10.0))
+    xd1 = d_ml + theta_e / gamma_e
+    roughness = (1.0 - 0.8 * np.exp(-p.d_smooth_m.sum(axis=0) / 50e3)) * p.delta_h_m
+    roughness = roughness * 0.78 * np.exp(-((roughness / 16.0) ** 0.25))
+    clutter_db = np.minimum(15.0, 2.171 * np.log(1.0 + 4.77e-4 * h_g[0] * h_g[1] * k * roughness))
+    inv_z = 1.0 / np.abs(p.z_g)
+    a = 0.5 * d_hzn**2 / h_e
+    wa = np.cbrt(a * k)
+    pk = inv_z / wa
+    x_terminals = (1.607 - pk) * 151.0 * wa * d_hzn / a
+    gain_terminals = 20.0 + _height_gain_db(x_terminals, pk).sum(axis=0)
+
+    theta = theta_e + distance_m * gamma_e
+    beyond = distance_m - d_ml
+    v = 0.0795775 * k * beyond * theta**2
+    knife_db = _knife_edge_db(v * d_hzn[0] / (beyond + d_hzn[0])) + _knife_edge_db(
+        v * d_hzn[1] / (beyond + d_hzn[1])
+    )
+    wa = np.cbrt(beyond / theta * k)
+    x = (1.607 - inv_z / wa) * 151.0 * wa * theta + x_terminals.sum(axis=0)
+    round_earth_db = 0.05751 * x - 4.343 * np.log(x) - gain_terminals
+    q = (wd1 + xd1 / distance_m) * np.minimum(
+        (1.0 - 0.8 * np.exp(-distance_m / 50e3)) * p.delta_h_m * k, 6283.2
+    )
+    weight = 25.1 / (25.1 + np.sqrt(q))
+    return round_earth_db * weight + (1.0 - weight) * knife_db + clutter_db
+
+
+def _line_of_sight_db(
+    distance_m: np.ndarray, p: _Path, slope_d: np.ndarray, intercept_d: np.ndarray
+) -> np.ndarray:
+    """Two-ray line-of-sight attenuation blended with extended diffraction (§4.3)."""
+    k, h_e = p.wave_number, p.h_e_m
+    weight = 0.021 / (0.021 + k * p.delta_h_m / np.maximum(10e3, p.d_smooth_m.sum(axis=0)))
+    roughness = (1.0 - 0.8 * np.exp(-distance_m / 50e3)) * p.delta_h_m
+    sigma_h = 0.78 * roughness * np.exp(-((roughness / 16.0) ** 0.25))
+    heights = h_e[0] + h_e[1]
+    sin_psi = heights / np.sqrt(distance_m**2 + heights**2)
+    reflection = (
+        (sin_psi - p.z_g) / (sin_psi + p.z_g) * np.exp(-np.minimum(10.0, k * sigma_h * sin_psi))
+    )
+    power = np.abs(reflection) ** 2
+    reflection = np.where(
+        (power < 0.25) | (power < sin_psi), reflection * np.sqrt(sin_psi / power), reflection
+    )
+    phase = 2.0 * k * h_e[0] * h_e[1] / distance_m
+    phase = np.where(phase > 1.57, 3.14 - 2.4649 / phase, phase)
+    two_ray_db = -4.343 * np.log(np.abs(np.exp(-1j * phase) + reflection) ** 2)
+    extended_db = slope_d * distance_m + intercept_d
+    return (two_ray_db - extended_db) * weight + extended_db
+
+
+def _h0_db(r: np.ndarray, eta_s: np.ndarray) -> np.ndarray:
+    """Frequency-gain function H0 interpolated in integer eta_s (Algorithm eq. 4.67)."""
+    a = np.array([25.0, 80.0, 177.0, 395.0, 705.0])
+    b = np.array([24.0, 45.0, 68.0, 80.0, 105.0])
+    whole = np.clip(np.trunc(eta_s), 1, 5).astype(np.int64)
+    frac = np.where((eta_s >= 1.0) & (eta_s < 5.0), eta_s - np.trunc(eta_s), 0.0)
+    x = (1.0 / r) ** 2
+    low = 4.343 * np.log((a[whole - 1] * x + b[whole - 1]) * x + 1.0)
+    upper = np.minimum(whole, 4)
+    high = 4.343 * np.log((a[upper] * x + b[upper]) * x + 1.0)
+    return np.where(frac != 0.0, (1.0 - frac) * low + frac * high, low)
+
+
+def _scatter_db(
+    distance_m: np.ndarray, p: _Path, previous_h0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Troposcatter attenuation and its H0 (§4.4); 1001 where there is no scatter."""
+    h_e, d_hzn = p.h_e_m, p.d_hzn_m
+    asym = d_hzn[0] - d_hzn[1]
+    ratio = np.where(asym < 0, h_e[0] / h_e[1], h_e[1] / h_e[0])
+    asym = np.abs(asym)
+    eta_q = (5.67e-6 * p.n_s - 2.32e-3) * p.n_s + 0.031
+    theta = p.theta_hzn_rad.sum(axis=0) + distance_m * p.gamma_e
+    r1 = 2.0 * p.wave_number * theta * h_e[0]
+    r2 = 2.0 * p.wave_number * theta * h_e[1]
+    no_scatter = (r1 < 0.2) & (r2 < 0.2) & (previous_h0 <= 15.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = (distance_m - asym) / (distance_m + asym)
+        q = np.clip(ratio / s, 0.1, 10.0)
+        s = np.maximum(0.1, s)
+        z0 = (distance_m - asym) * (distance_m + asym) * theta * 0.25 / distance_m
+        eta_s = (eta_q * np.exp(-(np.minimum(1.7, z0 / 8e3) ** 6)) + 1.0) * z0 / 1.7556e3
+        eta_floor = np.maximum(eta_s, 1.0)
+        h0 = 0.5 * (_h0_db(r1, eta_floor) + _h0_db(r2, eta_floor))
+        h0 = h0 + np.minimum(h0, (1.38 - np.log(eta_floor)) * np.log(s) * np.log(q) * 0.49)
+        h0 = _fortran_dim(h0, 0.0)
+        low_eta = eta_s * h0 + (1.0 - eta_s) * 4.343 * np.log(
+            ((1.0 + 1.4142 / r1) * (1.0 + 1.4142 / r2)) ** 2 * (r1 + r2) / (r1 + r2 + 2.8284)
+        )
+        h0 = np.where(eta_s < 1.0, low_eta, h0)
+        # A farther point's H0 is reused when it is large (the model's continuity rule).
+        h0 = np.where((previous_h0 > 15.0) | ((h0 > 15.0) & (previous_h0 >= 0.0)), previous_h0, h0)
+        theta_d = (p.theta_e + distance_m * p.gamma_e) * distance_m
+        loss_db = (
+            _scatter_distance_db(theta_d)
+            + 4.343 * np.log(47.7 * p.wave_number * (p.theta_e + distance_m * p.gamma_e) ** 4)
+            - 0.1 * (p.n_s - 301.0) * np.exp(-theta_d / 40e3)
+            + h0
+        )
+    return np.where(no_scatter, 1001.0, loss_db), np.where(no_scatter, -15.0, h0)
+
+
+def _scatter_distance_db(theta_d: np.ndarray) -> np.ndarray:
+    """Attenuation function F(theta d) of troposcatter (Algorithm eq. 4.63)."""
+    band = np.digitize(theta_d, [10e3, 70e3], right=True)
+    a = np.array([133.4, 104.6, 71.8])[band]
+    b = np.array([0.332e-3, 0.212e-3, 0.157e-3])[band]
+    c = np.array([-4.343, -1.086, 2.171])[band]
+    return a + b * theta_d + c * np.log(theta_d)
+
+
+def _reference_attenuation_db(p: _Path) -> tuple[np.ndarray, np.ndarray]:
+    """Reference attenuation A_ref (dB, ≥ 0) and propagation mode at the path length (§4)."""
+    d = p.distance_m
+    d_ml = p.d_hzn_m.sum(axis=0)
+    d_sml = p.d_smooth_m.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # Diffraction: a straight line through two points past the horizons.
+        x_ae = np.cbrt(1.0 / (p.wave_number * p.gamma_e**2))
+        d3 = np.maximum(d_sml, 1.3787 * x_ae + d_ml)
+        d4 = d3 + 2.7574 * x_ae
+        a3, a4 = _diffraction_db(d3, p), _diffraction_db(d4, p)
+        slope_d = (a4 - a3) / (d4 - d3)
+        intercept_d = a3 - slope_d * d3
+
+        # Line of sight: A = a + k1 d + k2 ln d through three points (Algorithm eq. 4.40-4.47).
+        d2 = d_sml
+        a2 = intercept_d + d2 * slope_d
+        rising = intercept_d >= 0
+        d0 = 1.908 * p.wave_number * p.h_e_m[0] * p.h_e_m[1]
+        d0 = np.where(rising, np.minimum(d0, 0.5 * d_ml), d0)
+        d1 = np.where(
+            rising, d0 + 0.25 * (d_ml - d0), np.maximum(-intercept_d / slope_d, 0.25 * d_ml)
+        )
+        a1 = _line_of_sight_db(d1, p, slope_d, intercept_d)
+        a0 = _line_of_sight_db(d0, p, slope_d, intercept_d)
+        log_ratio = np.log(d2 / d0)
+        k2 = np.maximum(
+            0.0,
+            ((d2 - d0) * (a1 - a0) - (d1 - d0) * (a2 - a0))
+            / ((d2 - d0) * np.log(d1 / d0) - (d1 - d0) * log_ratio),
+        )
+        use_log = (d0 < d1) & (rising | (k2 > 0))
+        k1 = (a2 - a0 - k2 * log_ratio) / (d2 - d0)
+        negative = k1 < 0
+        k2 = np.where(negative, _fortran_dim(a2, a0) / log_ratio, k2)
+        k1 = np.where(negative, np.where(k2 == 0, slope_d, 0.0), k1)
+        k1_linear = _fortran_dim(a2, a1) / (d2 - d1)
+        k1 = np.where(use_log, k1, np.where(k1_linear == 0, slope_d, k1_linear))
+        k2 = np.where(use_log, k2, 0.0)
+        a_los = (a2 - k1 * d2 - k2 * np.log(d2)) + k1 * d + k2 * np.log(d)
+
+        # Troposcatter: a line through two far points, joined to diffraction at d_x.
+        d5 = d_ml + 200e3
+        d6 = d5 + 200e3
+        a6, h0_6 = _scatter_db(d6, p, np.full_like(d, -15.0))
+        a5, _ = _scatter_db(d5, p, h0_6)
+        has_scatter = a5 < 1000.0
+        slope_s = (a6 - a5) / 200e3
+        d_x = np.maximum(
+            d_sml,
+            np.maximum(
+                d_ml + 0.3 * x_ae * np.log(47.7 * p.wave_number),
+                (a5 - intercept_d - slope_s * d5) / (slope_d - slope_s),
+            ),
+        )
+        intercept_s = (slope_d - slope_s) * d_x + intercept_d
+        slope_s = np.where(has_scatter, slope_s, slope_d)
+        intercept_s = np.where(has_scatter, intercept_s, intercept_d)
+        d_x = np.where(has_scatter, d_x, 10e6)
+    los = d < d_sml
+    scatter = ~los & (d > d_x)
+    a_ref = np.where(
+        los, a_los, np.where(scatter, intercept_s + slope_s * d, intercept_d + slope_d * d)
+    )
+    mode = np.where(los, MODE_LINE_OF_SIGHT, np.where(scatter, MODE_TROPOSCATTER, MODE_DIFFRACTION))
+    return np.maximum(a_ref, 0.0), mode.astype(np.int8)
+
+
+def _path_warnings(p: _Path, freq_mhz: np.ndarray) -> np.ndarray:
+    """NTIA warning bit flags that depend on the path (not the variability)."""
+    d = p.distance_m
+    flags = np.zeros(d.shape, dtype=np.int64)
+    d_smooth = p.d_smooth_m
+    for end, bit in enumerate((WARN_TX_HEIGHT, WARN_RX_HEIGHT)):
+        flags |= np.where((p.h_g_m[end] < 1.0) | (p.h_g_m[end] > 1000.0), bit, 0)
+        flags |= np.where(np.abs(p.theta_hzn_rad[end]) > 200e-3, WARN_HORIZON_ANGLE[end], 0)
+        flags |= np.where(p.d_hzn_m[end] < 0.1 * d_smooth[end], WARN_HORIZON_SHORT[end], 0)
+        flags |= np.where(p.d_hzn_m[end] > 3.0 * d_smooth[end], WARN_HORIZON_LONG[end], 0)
+    flags |= np.where((freq_mhz < 40.0) | (freq_mhz > 10_000.0), WARN_FREQUENCY, 0)
+    flags |= np.where(d > 1000e3, WARN_DISTANCE_OVER_1000_KM, 0)
+    flags |= np.where(d > 2000e3, WARN_DISTANCE_OVER_2000_KM, 0)
+    d_min = np.abs(p.h_e_m[0] - p.h_e_m[1]) / 200e-3
+    flags |= np.where(d < d_min, WARN_DISTANCE_UNDER_MIN, 0)
+    flags |= np.where(d < 1e3, WARN_DISTANCE_UNDER_1_KM, 0)
+    flags |= np.where(p.n_s < 250.0, WARN_SURFACE_REFRACTIVITY, 0)
+    return flags
+
+
+def _validate(
+    z: np.ndarray, intervals: np.ndarray, spacing_m: np.ndarray, params: dict[str, np.ndarray]
+) -> None:
+    """Raise ``ValueError`` for inputs outside the ranges where NTIA's ITM returns an error."""
+    if z.ndim != 2 or intervals.shape != (len(z),) or spacing_m.shape != (len(z),):
+        raise ValueError(
+            f"elevation_m must be (batch, max_points) with intervals and spacing_m (batch,); "
+            f"got {z.shape}, {intervals.shape}, {spacing_m.shape}"
+        )
+    _check_range("intervals", intervals, 2, z.shape[1] - 1, " (points − 1, within the row)")
+    _check_open("spacing_m", spacing_m, 0.0, np.inf)
+    in_profile = np.arange(z.shape[1])[None, :] <= intervals[:, None]
+    voids = np.isnan(z) & in_profile
+    if voids.any():
+        row, point = (int(i[0]) for i in np.nonzero(voids))
+        raise ValueError(
+            f"elevation_m[{row}, {point}] is NaN (a DEM void); fill voids before calling ITM"
+        )
+    _check_range("tx_height_m", params["tx_height_m"], 0.5, 3000.0, " m")
+    _check_range("rx_height_m", params["rx_height_m"], 0.5, 3000.0, " m")
+    _check_range("freq_mhz", params["freq_mhz"], 20.0, 20_000.0, " MHz")
+    _check_range("n0_n_units", params["n0_n_units"], 250.0, 400.0, " N-units")
+    _check_open("epsilon", params["epsilon"], 1.0, np.inf)
+    _check_open("sigma_s_per_m", params["sigma_s_per_m"], 0.0, np.inf)
+    for name in ("time_pct", "location_pct", "situation_pct"):
+        _check_open(name, params[name], 0.0, 100.0)
+    for name, allowed in (
+        ("polarization", (0, 1)),
+        ("climate", tuple(range(1, 8))),
+        ("mdvar", VALID_MDVAR),
+    ):
+        bad = ~np.isin(params[name], allowed)
+        if bad.any():
+            index = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{name}[{index}] = {params[name][index]} is not one of {allowed}")
+
+
+def itm_point_to_point(
+    elevation_m: np.ndarray,
+    intervals: np.ndarray,
+    spacing_m: np.ndarray | float,
+    *,
+    tx_height_m: np.ndarray | float,
+    rx_height_m: np.ndarray | float,
+    freq_mhz: np.ndarray | float,
+    polarization: np.ndarray | int = 1,
+    climate: np.ndarray | int = 5,
+    n0_n_units: np.ndarray | float = 301.0,
+    epsilon: np.ndarray | float = 15.0,
+    sigma_s_per_m: np.ndarray | float = 0.005,
+    mdvar: np.ndarray | int = 12,
+    time_pct: np.ndarray | float = 50.0,
+    location_pct: np.ndarray | float = 50.0,
+    situation_pct: np.ndarray | float = 50.0,
+) -> ItmResult:
+    """ITM point-to-point prediction for a batch of profiles (NTIA's ITM_P2P_TLS).
+
+    Parameters
+    ----------
+    elevation_m, intervals, spacing_m
+        Profiles in the padded pfl layout described in the module docstring.
+    tx_height_m, rx_height_m
+        Structural antenna heights above ground, 0.5-3000 m.
+    freq_mhz
+        Frequency, 20-20,000 MHz.
+    polarization
+        0 horizontal, 1 vertical.
+    climate
+        Radio climate 1-7 (1 equatorial ... 5 continental temperate ... 7 maritime
+        temperate over sea).
+    n0_n_units
+        Minimum monthly mean surface refractivity at sea level, 250-400 N-units.
+    epsilon, sigma_s_per_m
+        Ground relative permittivity (> 1) and conductivity (> 0, S/m).
+    mdvar
+        Mode of variability: 0 single message, 1 accidental, 2 mobile,
+        3 broadcast; +10 drops location and +20 situation variability.
+    time_pct, location_pct, situation_pct
+        Quantiles in (0, 100) %: the loss is not exceeded for this share.
+
+    Every parameter is a scalar or a (batch,) array. Returns an
+    :class:`ItmResult`; ``loss_db`` is basic transmission loss in dB.
+    """
+    z = np.asarray(elevation_m, dtype=float)
+    z = z[None, :] if z.ndim == 1 else z
+    batch = (len(z),)
+    n = np.broadcast_to(np.asarray(intervals), batch).astype(np.int64)
+    spacing = np.broadcast_to(np.asarray(spacing_m, dtype=float), batch)
+    given = {
+        "tx_height_m": tx_height_m,
+        "rx_height_m": rx_height_m,
+        "freq_mhz": freq_mhz,
+        "polarization": polarization,
+        "climate": climate,
+        "n0_n_units": n0_n_units,
+        "epsilon": epsilon,
+        "sigma_s_per_m": sigma_s_per_m,
+        "mdvar": mdvar,
+        "time_pct": time_pct,
+        "location_pct": location_pct,
+        "situation_pct": situation_pct,
+    }
+    params = {name: np.broadcast_to(np.asarray(value), batch) for name, value in given.items()}
+    _validate(z, n, spacing, params)
+    in_profile = np.arange(z.shape[1])[None, :] <= n[:, None]
+    z = np.where(in_profile, z, 0.0)
+    # Surface refractivity from the mean height of the middle 80 % of the path (§2).
+    j = np.arange(z.shape[1])[None, :]
+    tenth = np.trunc(0.1 * n)[:, None]
+    middle = (j >= tenth) & (j <= n[:, None] - tenth)
+    h_sys_m = (z * middle).sum(axis=1) / middle.sum(axis=1)
+    n0 = params["n0_n_units"].astype(float)
+    n_s = np.where(h_sys_m == 0.0, n0, n0 * np.exp(-h_sys_m / 9460.0))
+    if (n_s < 150.0).any() or (n_s > 400.0).any():
+        index = int(np.flatnonzero((n_s < 150.0) | (n_s > 400.0))[0])
+        raise ValueError(
+            f"surface refractivity N_s[{index}] = {n_s[index]:.1f} (from n0_n_units and the "
+            f"profile's mean height {h_sys_m[index]:.0f} m) is outside [150, 400] N-units"
+        )
+    gamma_e = 157e-9 * (1.0 - 0.04665 * np.exp(n_s / 179.3))
+    freq = params["freq_mhz"].astype(float)
+    permittivity = params["epsilon"] + 1j * 18_000.0 * params["sigma_s_per_m"] / freq
+    z_g = np.sqrt(permittivity - 1.0)
+    z_g = np.where(params["polarization"] == 1, z_g / permittivity, z_g)
+
+    h_g = np.stack([params["tx_height_m"], params["rx_height_m"]]).astype(float)
+    h_e, d_hzn, theta_hzn, delta_h = _path_geometry(z, n, spacing, h_g, gamma_e)
+    path = _Path(
+        distance_m=n * spacing,
+        h_g_m=h_g,
+        h_e_m=h_e,
+        d_hzn_m=d_hzn,
+        theta_hzn_rad=theta_hzn,
+        delta_h_m=delta_h,
+        wave_number=freq / 47.7,
+        gamma_e=gamma_e,
+        n_s=n_s,
+        z_g=z_g,
+    )
+    a_ref_db, mode = _reference_attenuation_db(path)
+    free_space_db = 32.45 + 20.0 * np.log10(freq) + 20.0 * np.log10(path.distance_m / 1e3)
+    variability, variability_flags = variability_db(
+        a_ref_db,
+        time_pct=params["time_pct"],
+        location_pct=params["location_pct"],
+        situation_pct=params["situation_pct"],
+        h_e_m=h_e,
+        delta_h_m=delta_h,
+        freq_mhz=freq,
+        distance_m=path.distance_m,
+        climate=params["climate"],
+        mdvar=params["mdvar"],
+    )
+    return ItmResult(
+        loss_db=free_space_db + variability,
+        mode=mode,
+        warnings=_path_warnings(path, freq) | variability_flags,
+        free_space_db=free_space_db,
+        a_ref_db=a_ref_db,
+        distance_m=path.distance_m,
+        delta_h_m=delta_h,
+        n_s=n_s,
+        h_e_m=h_e,
+        d_hzn_m=d_hzn,
+        theta_hzn_rad=theta_hzn,
+    )
+
+
+def itm_loss_db(
+    elevation_m: np.ndarray,
+    intervals: np.ndarray,
+    spacing_m: np.ndarray | float,
+    **params: float | int | np.ndarray,
+) -> np.ndarray:
+    """Basic transmission loss (dB) per profile; the arguments of :func:`itm_point_to_point`."""
+    return itm_point_to_point(elevation_m, intervals, spacing_m, **params).loss_db  # type: ignore[arg-type]
+
+
+def itm_loss_db_pfl(pfl: Sequence[float], **params: float | int) -> float:
+    """Basic transmission loss (dB) of one path given as an NTIA pfl list [n, spacing, z0..zn]."""
+    elevation_m, intervals, spacing_m = pack_pfls([pfl])
+    return float(itm_loss_db(elevation_m, intervals, spacing_m, **params)[0])
