@@ -6,7 +6,9 @@ public description of ITM (github.com/NTIA/itm, README and
 ERRORS_AND_WARNINGS). Every function works on arrays with a leading batch
 axis; the model's branches (line of sight, diffraction, troposcatter; the
 horizon search; the terrain fits) are masks, so one call evaluates any number
-of paths.
+of paths. Terrain analysis lives in :mod:`~coverageplan.engineering.itm_profile`,
+the time / location / situation quantiles in
+:mod:`~coverageplan.engineering.itm_variability`.
 
 Profile layout (NTIA's pfl, padded). A batch of ``b`` terrain profiles, tx
 first and rx last, is
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from coverageplan.engineering.itm_profile import fortran_dim, path_geometry
 from coverageplan.engineering.itm_variability import variability_db
 
 MODE_LINE_OF_SIGHT, MODE_DIFFRACTION, MODE_TROPOSCATTER = 1, 2, 3
@@ -46,7 +49,6 @@ WARN_HORIZON_SHORT = (0x0200, 0x0400)
 WARN_HORIZON_LONG = (0x0800, 0x1000)
 WARN_SURFACE_REFRACTIVITY = 0x4000
 VALID_MDVAR = tuple(base + flags for flags in (0, 10, 20, 30) for base in range(4))
-_DELTA_H_SAMPLES = 245  # the most points the delta_h fit uses (10 * 25 - 5)
 
 
 @dataclass(frozen=True)
@@ -132,148 +134,6 @@ def _check_open(name: str, value: np.ndarray, low: float, high: float) -> None:
     if bad.any():
         index = int(np.flatnonzero(bad)[0])
         raise ValueError(f"{name}[{index}] = {value[index]} must lie in ({low}, {high})")
-
-
-def _fortran_dim(x: np.ndarray, y: np.ndarray | float) -> np.ndarray:
-    """max(x − y, 0)."""
-    return np.maximum(x - y, 0.0)
-
-
-def _least_squares_fit(
-    z: np.ndarray, intervals: np.ndarray, spacing: np.ndarray, x1: np.ndarray, x2: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Line fitted to the points between x1 and x2 (m); its heights at the two path ends."""
-    n = intervals.astype(float)
-    ja = np.trunc(_fortran_dim(x1 / spacing, 0.0))
-    jb = n - np.trunc(_fortran_dim(n, x2 / spacing))
-    narrow = jb <= ja
-    ja, jb = (
-        np.where(narrow, _fortran_dim(ja, 1.0), ja),
-        np.where(narrow, n - _fortran_dim(n, jb + 1.0), jb),
-    )
-    count = jb - ja
-    centre = 0.5 * (ja + jb)
-    j = np.arange(z.shape[1])[None, :]
-    inside = (j >= ja[:, None]) & (j <= jb[:, None])
-    ends = (j == ja[:, None]) | (j == jb[:, None])
-    weight = np.where(inside, np.where(ends, 0.5, 1.0), 0.0)
-    mean = (weight * z).sum(axis=1) / count
-    slope = (weight * z * (j - centre[:, None])).sum(axis=1) * 12.0 / ((count**2 + 2.0) * count)
-    return mean - slope * centre, mean + slope * (n - centre)
-
-
-def _terrain_irregularity_m(
-    z: np.ndarray, intervals: np.ndarray, spacing: np.ndarray, x1: np.ndarray, x2: np.ndarray
-) -> np.ndarray:
-    """delta_h: interdecile range of heights about a straight fit between x1 and x2 (m)."""
-    rows = np.arange(len(z))[:, None]
-    start, stop = x1 / spacing, x2 / spacing
-    ka = np.clip(np.trunc(0.1 * (stop - start + 8.0)), 4, 25).astype(np.int64)
-    samples = 10 * ka - 5
-    step = (stop - start) / (samples - 1)
-    j = np.arange(_DELTA_H_SAMPLES)[None, :]
-    position = start[:, None] + j * step[:, None]
-    k = np.minimum(
-        np.maximum(np.ceil(position), np.trunc(start)[:, None] + 1.0), intervals[:, None]
-    ).astype(np.int64)
-    height = z[rows, k] + (z[rows, k] - z[rows, k - 1]) * (position - k)
-    height = np.where(j < samples[:, None], height, 0.0)
-    fit_start, fit_end = _least_squares_fit(
-        height, samples - 1, np.ones(len(z)), np.zeros(len(z)), (samples - 1).astype(float)
-    )
-    trend = fit_start[:, None] + (fit_end - fit_start)[:, None] * j / (samples - 1)[:, None]
-    residual = np.sort(np.where(j < samples[:, None], height - trend, np.inf), axis=1)
-    spread = residual[rows[:, 0], samples - ka] - residual[rows[:, 0], ka - 1]
-    delta_h = spread / (1.0 - 0.8 * np.exp(-(x2 - x1) / 50e3))
-    return np.where(stop - start < 2.0, 0.0, delta_h)
-
-
-def _horizons(
-    z: np.ndarray,
-    intervals: np.ndarray,
-    spacing: np.ndarray,
-    h_g_m: np.ndarray,
-    gamma_e: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Horizon angles (rad) and distances (m) of tx and rx over the profile, each (2, b)."""
-    rows = np.arange(len(z))
-    d = intervals * spacing
-    z_tx = z[:, 0] + h_g_m[0]
-    z_rx = z[rows, intervals] + h_g_m[1]
-    half_curvature = 0.5 * gamma_e[:, None]
-    end_angle = (z_rx - z_tx) / d
-    theta_tx0 = end_angle - 0.5 * gamma_e * d
-    theta_rx0 = -end_angle - 0.5 * gamma_e * d
-    j = np.arange(z.shape[1])[None, :]
-    interior = (j >= 1) & (j < intervals[:, None])
-    s_tx = j * spacing[:, None]
-    s_rx = d[:, None] - s_tx
-    with np.errstate(divide="ignore", invalid="ignore"):
-        angle_tx = np.where(interior, (z - z_tx[:, None]) / s_tx - half_curvature * s_tx, -np.inf)
-        blocks_tx = angle_tx > theta_tx0[:, None]
-        tx_blocked = blocks_tx.any(axis=1)
-        # The rx horizon is searched from the first point that blocks the tx's view onward.
-        first_block = np.argmax(blocks_tx, axis=1)
-        seen_from_rx = interior & (j >= first_block[:, None]) & tx_blocked[:, None]
-        angle_rx = np.where(
-            seen_from_rx, (z - z_rx[:, None]) / s_rx - half_curvature * s_rx, -np.inf
-        )
-    peak_tx = np.argmax(angle_tx, axis=1)
-    peak_rx = np.argmax(angle_rx, axis=1)
-    rx_blocked = angle_rx[rows, peak_rx] > theta_rx0
-    theta = np.stack(
-        [
-            np.where(tx_blocked, angle_tx[rows, peak_tx], theta_tx0),
-            np.where(rx_blocked, angle_rx[rows, peak_rx], theta_rx0),
-        ]
-    )
-    d_hzn = np.stack(
-        [np.where(tx_blocked, peak_tx * spacing, d), np.where(rx_blocked, d - peak_rx * spacing, d)]
-    )
-    return theta, d_hzn
-
-
-def _path_geometry(
-    z: np.ndarray,
-    intervals: np.ndarray,
-    spacing: np.ndarray,
-    h_g_m: np.ndarray,
-    gamma_e: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Effective heights, horizon distances and angles (2, b), and delta_h (Algorithm §3)."""
-    rows = np.arange(len(z))
-    d = intervals * spacing
-    theta, d_hzn = _horizons(z, intervals, spacing, h_g_m, gamma_e)
-    x_tx = np.minimum(15.0 * h_g_m[0], 0.1 * d_hzn[0])
-    x_rx = d - np.minimum(15.0 * h_g_m[1], 0.1 * d_hzn[1])
-    delta_h = _terrain_irregularity_m(z, intervals, spacing, x_tx, x_rx)
-    ground = np.stack([z[:, 0], z[rows, intervals]])
-
-    # Near line of sight: fit the whole inner path; transhorizon: each foreground.
-    near_los = d_hzn.sum(axis=0) > 1.5 * d
-    los_tx, los_rx = _least_squares_fit(z, intervals, spacing, x_tx, x_rx)
-    far_tx, _ = _least_squares_fit(z, intervals, spacing, x_tx, 0.9 * d_hzn[0])
-    _, far_rx = _least_squares_fit(z, intervals, spacing, d - 0.9 * d_hzn[1], x_rx)
-    fit = np.stack([np.where(near_los, los_tx, far_tx), np.where(near_los, los_rx, far_rx)])
-    h_e = h_g_m + _fortran_dim(ground, fit)
-
-    def rough_horizon_m(height_m: np.ndarray) -> np.ndarray:
-        smooth = np.sqrt(2.0 * height_m / gamma_e)
-        return smooth * np.exp(-0.07 * np.sqrt(delta_h / np.maximum(height_m, 5.0)))
-
-    # Near line of sight, horizons come from the effective heights instead of the profile.
-    d_rough = rough_horizon_m(h_e)
-    total = d_rough.sum(axis=0)
-    h_e_los = h_e * np.where(total <= d, (d / total) ** 2, 1.0)
-    d_los = rough_horizon_m(h_e_los)
-    smooth = np.sqrt(2.0 * h_e_los / gamma_e)
-    theta_los = (0.65 * delta_h * (smooth / d_los - 1.0) - 2.0 * h_e_los) / smooth
-    return (
-        np.where(near_los, h_e_los, h_e),
-        np.where(near_los, d_los, d_hzn),
-        np.where(near_los, theta_los, theta),
-        delta_h,
-    )
 
 
 def _knife_edge_db(v2: np.ndarray) -> np.ndarray:
@@ -395,7 +255,7 @@ def _scatter_db(
         eta_floor = np.maximum(eta_s, 1.0)
         h0 = 0.5 * (_h0_db(r1, eta_floor) + _h0_db(r2, eta_floor))
         h0 = h0 + np.minimum(h0, (1.38 - np.log(eta_floor)) * np.log(s) * np.log(q) * 0.49)
-        h0 = _fortran_dim(h0, 0.0)
+        h0 = fortran_dim(h0, 0.0)
         low_eta = eta_s * h0 + (1.0 - eta_s) * 4.343 * np.log(
             ((1.0 + 1.4142 / r1) * (1.0 + 1.4142 / r2)) ** 2 * (r1 + r2) / (r1 + r2 + 2.8284)
         )
@@ -455,9 +315,9 @@ def _reference_attenuation_db(p: _Path) -> tuple[np.ndarray, np.ndarray]:
         use_log = (d0 < d1) & (rising | (k2 > 0))
         k1 = (a2 - a0 - k2 * log_ratio) / (d2 - d0)
         negative = k1 < 0
-        k2 = np.where(negative, _fortran_dim(a2, a0) / log_ratio, k2)
+        k2 = np.where(negative, fortran_dim(a2, a0) / log_ratio, k2)
         k1 = np.where(negative, np.where(k2 == 0, slope_d, 0.0), k1)
-        k1_linear = _fortran_dim(a2, a1) / (d2 - d1)
+        k1_linear = fortran_dim(a2, a1) / (d2 - d1)
         k1 = np.where(use_log, k1, np.where(k1_linear == 0, slope_d, k1_linear))
         k2 = np.where(use_log, k2, 0.0)
         a_los = (a2 - k1 * d2 - k2 * np.log(d2)) + k1 * d + k2 * np.log(d)
@@ -635,7 +495,7 @@ def itm_point_to_point(
     z_g = np.where(params["polarization"] == 1, z_g / permittivity, z_g)
 
     h_g = np.stack([params["tx_height_m"], params["rx_height_m"]]).astype(float)
-    h_e, d_hzn, theta_hzn, delta_h = _path_geometry(z, n, spacing, h_g, gamma_e)
+    h_e, d_hzn, theta_hzn, delta_h = path_geometry(z, n, spacing, h_g, gamma_e)
     path = _Path(
         distance_m=n * spacing,
         h_g_m=h_g,
