@@ -32,7 +32,7 @@ in :class:`ItmResult`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -423,6 +423,7 @@ def itm_point_to_point(
     time_pct: np.ndarray | float = 50.0,
     location_pct: np.ndarray | float = 50.0,
     situation_pct: np.ndarray | float = 50.0,
+    chunk_profiles: int = 1024,
 ) -> ItmResult:
     """ITM point-to-point prediction for a batch of profiles (NTIA's ITM_P2P_TLS).
 
@@ -448,6 +449,8 @@ def itm_point_to_point(
         3 broadcast; +10 drops location and +20 situation variability.
     time_pct, location_pct, situation_pct
         Quantiles in (0, 100) %: the loss is not exceeded for this share.
+    chunk_profiles
+        Profiles evaluated together internally; bounds memory, results do not depend on it.
 
     Every parameter is a scalar or a (batch,) array. Returns an
     :class:`ItmResult`; ``loss_db`` is basic transmission loss in dB.
@@ -475,12 +478,28 @@ def itm_point_to_point(
     _validate(z, n, spacing, params)
     in_profile = np.arange(z.shape[1])[None, :] <= n[:, None]
     z = np.where(in_profile, z, 0.0)
-    # Surface refractivity from the mean height of the middle 80 % of the path (§2).
+    n_s = _surface_refractivity(z, n, params["n0_n_units"].astype(float))
+    # Blocks of profiles keep the temporaries small (and in cache); results do not change.
+    parts = []
+    for start in range(0, len(z), chunk_profiles):
+        block = slice(start, start + chunk_profiles)
+        width = int(n[block].max()) + 1
+        block_params = {name: value[block] for name, value in params.items()}
+        parts.append(_predict(z[block, :width], n[block], spacing[block], n_s[block], block_params))
+    return ItmResult(
+        **{
+            field.name: np.concatenate([getattr(part, field.name) for part in parts], axis=-1)
+            for field in fields(ItmResult)
+        }
+    )
+
+
+def _surface_refractivity(z: np.ndarray, intervals: np.ndarray, n0: np.ndarray) -> np.ndarray:
+    """N_s from N_0 and the mean height of the middle 80 % of each path (Algorithm §2)."""
     j = np.arange(z.shape[1])[None, :]
-    tenth = np.trunc(0.1 * n)[:, None]
-    middle = (j >= tenth) & (j <= n[:, None] - tenth)
+    tenth = np.trunc(0.1 * intervals)[:, None]
+    middle = (j >= tenth) & (j <= intervals[:, None] - tenth)
     h_sys_m = (z * middle).sum(axis=1) / middle.sum(axis=1)
-    n0 = params["n0_n_units"].astype(float)
     n_s = np.where(h_sys_m == 0.0, n0, n0 * np.exp(-h_sys_m / 9460.0))
     if (n_s < 150.0).any() or (n_s > 400.0).any():
         index = int(np.flatnonzero((n_s < 150.0) | (n_s > 400.0))[0])
@@ -488,6 +507,17 @@ def itm_point_to_point(
             f"surface refractivity N_s[{index}] = {n_s[index]:.1f} (from n0_n_units and the "
             f"profile's mean height {h_sys_m[index]:.0f} m) is outside [150, 400] N-units"
         )
+    return n_s
+
+
+def _predict(
+    z: np.ndarray,
+    n: np.ndarray,
+    spacing: np.ndarray,
+    n_s: np.ndarray,
+    params: dict[str, np.ndarray],
+) -> ItmResult:
+    """ITM for one block of validated profiles."""
     gamma_e = 157e-9 * (1.0 - 0.04665 * np.exp(n_s / 179.3))
     freq = params["freq_mhz"].astype(float)
     permittivity = params["epsilon"] + 1j * 18_000.0 * params["sigma_s_per_m"] / freq

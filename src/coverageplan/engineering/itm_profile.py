@@ -19,10 +19,28 @@ def fortran_dim(x: np.ndarray, y: np.ndarray | float) -> np.ndarray:
     return np.maximum(x - y, 0.0)
 
 
+def _prefix_sums(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Running sums of z and of j·z along each row, with a leading 0 column."""
+    j = np.arange(z.shape[1])
+    zeros = np.zeros((len(z), 1))
+    return (
+        np.concatenate([zeros, np.cumsum(z, axis=1)], axis=1),
+        np.concatenate([zeros, np.cumsum(z * j, axis=1)], axis=1),
+    )
+
+
 def _least_squares_fit(
-    z: np.ndarray, intervals: np.ndarray, spacing: np.ndarray, x1: np.ndarray, x2: np.ndarray
+    z: np.ndarray,
+    sums: tuple[np.ndarray, np.ndarray],
+    intervals: np.ndarray,
+    spacing: np.ndarray,
+    x1: np.ndarray,
+    x2: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Line fitted to the points between x1 and x2 (m); its heights at the two path ends."""
+    """Line fitted to the points between x1 and x2 (m); its heights at the two path ends.
+
+    ``sums`` are :func:`_prefix_sums` of ``z``. End points count half (trapezoid).
+    """
     n = intervals.astype(float)
     ja = np.trunc(fortran_dim(x1 / spacing, 0.0))
     jb = n - np.trunc(fortran_dim(n, x2 / spacing))
@@ -31,14 +49,15 @@ def _least_squares_fit(
         np.where(narrow, fortran_dim(ja, 1.0), ja),
         np.where(narrow, n - fortran_dim(n, jb + 1.0), jb),
     )
+    rows = np.arange(len(z))
+    first, last = ja.astype(np.int64), jb.astype(np.int64)
+    z_first, z_last = z[rows, first], z[rows, last]
+    sum_z = sums[0][rows, last + 1] - sums[0][rows, first] - 0.5 * (z_first + z_last)
+    sum_jz = sums[1][rows, last + 1] - sums[1][rows, first] - 0.5 * (ja * z_first + jb * z_last)
     count = jb - ja
     centre = 0.5 * (ja + jb)
-    j = np.arange(z.shape[1])[None, :]
-    inside = (j >= ja[:, None]) & (j <= jb[:, None])
-    ends = (j == ja[:, None]) | (j == jb[:, None])
-    weight = np.where(inside, np.where(ends, 0.5, 1.0), 0.0)
-    mean = (weight * z).sum(axis=1) / count
-    slope = (weight * z * (j - centre[:, None])).sum(axis=1) * 12.0 / ((count**2 + 2.0) * count)
+    mean = sum_z / count
+    slope = (sum_jz - centre * sum_z) * 12.0 / ((count**2 + 2.0) * count)
     return mean - slope * centre, mean + slope * (n - centre)
 
 
@@ -56,13 +75,20 @@ def _terrain_irregularity_m(
     k = np.minimum(
         np.maximum(np.ceil(position), np.trunc(start)[:, None] + 1.0), intervals[:, None]
     ).astype(np.int64)
-    height = z[rows, k] + (z[rows, k] - z[rows, k - 1]) * (position - k)
-    height = np.where(j < samples[:, None], height, 0.0)
+    used = j < samples[:, None]
+    z_k = z[rows, k]
+    # Linear interpolation between points k − 1 and k; samples past the last one are 0.
+    height = (z_k + (z_k - z[rows, k - 1]) * (position - k)) * used
     fit_start, fit_end = _least_squares_fit(
-        height, samples - 1, np.ones(len(z)), np.zeros(len(z)), (samples - 1).astype(float)
+        height,
+        _prefix_sums(height),
+        samples - 1,
+        np.ones(len(z)),
+        np.zeros(len(z)),
+        (samples - 1).astype(float),
     )
     trend = fit_start[:, None] + (fit_end - fit_start)[:, None] * j / (samples - 1)[:, None]
-    residual = np.sort(np.where(j < samples[:, None], height - trend, np.inf), axis=1)
+    residual = np.sort(np.where(used, height - trend, np.inf), axis=1)
     spread = residual[rows[:, 0], samples - ka] - residual[rows[:, 0], ka - 1]
     delta_h = spread / (1.0 - 0.8 * np.exp(-(x2 - x1) / 50e3))
     return np.where(stop - start < 2.0, 0.0, delta_h)
@@ -131,9 +157,10 @@ def path_geometry(
 
     # Near line of sight: fit the whole inner path; transhorizon: each foreground.
     near_los = d_hzn.sum(axis=0) > 1.5 * d
-    los_tx, los_rx = _least_squares_fit(z, intervals, spacing, x_tx, x_rx)
-    far_tx, _ = _least_squares_fit(z, intervals, spacing, x_tx, 0.9 * d_hzn[0])
-    _, far_rx = _least_squares_fit(z, intervals, spacing, d - 0.9 * d_hzn[1], x_rx)
+    sums = _prefix_sums(z)
+    los_tx, los_rx = _least_squares_fit(z, sums, intervals, spacing, x_tx, x_rx)
+    far_tx, _ = _least_squares_fit(z, sums, intervals, spacing, x_tx, 0.9 * d_hzn[0])
+    _, far_rx = _least_squares_fit(z, sums, intervals, spacing, d - 0.9 * d_hzn[1], x_rx)
     fit = np.stack([np.where(near_los, los_tx, far_tx), np.where(near_los, los_rx, far_rx)])
     h_e = h_g_m + fortran_dim(ground, fit)
 
