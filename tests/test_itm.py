@@ -279,7 +279,7 @@ def test_dem_void_in_profile_is_a_clear_error():
 
 def test_profile_layout_is_checked():
     z, n, s = _profile(5e3)
-    with pytest.raises(ValueError, match=r"intervals\[0\] = 60 is outside"):
+    with pytest.raises(ValueError, match=r"intervals\[0\] = 60: a profile needs 2 to 50 intervals"):
         itm_loss_db(z, n + 10, s, tx_height_m=30.0, rx_height_m=5.0, freq_mhz=900.0)
     with pytest.raises(ValueError, match=r"spacing_m\[0\] = 0.0 must lie in"):
         itm_loss_db(z, n, s * 0.0, tx_height_m=30.0, rx_height_m=5.0, freq_mhz=900.0)

@@ -56,7 +56,10 @@ class ItmResult:
     """ITM outputs for a batch of paths; every field is an array over the batch.
 
     ``loss_db``: basic transmission loss (NTIA's A__db). ``mode``: 1 line of
-    sight, 2 diffraction, 3 troposcatter. ``warnings``: NTIA warning bit flags.
+    sight, 2 diffraction, 3 troposcatter, in ITM's sense: "line of sight" means
+    shorter than the smooth-earth horizon distances of the effective heights,
+    and its reference attenuation still includes the loss from terrain
+    obstacles. ``warnings``: NTIA warning bit flags (``WARN_*``).
     ``free_space_db``, ``a_ref_db``: free-space loss and reference attenuation
     (dB); ``distance_m``; ``delta_h_m``: terrain irregularity; ``n_s``: surface
     refractivity (N-units); ``h_e_m``, ``d_hzn_m``, ``theta_hzn_rad``: (2, b)
@@ -137,7 +140,7 @@ def _check_open(name: str, value: np.ndarray, low: float, high: float) -> None:
 
 
 def _knife_edge_db(v2: np.ndarray) -> np.ndarray:
-    """Knife-edge diffraction loss for v² (Algorithm eq. 4.21)."""
+    """Knife-edge diffraction loss for v²."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(
             v2 < 5.76, 6.02 + 9.11 * np.sqrt(v2) - 1.27 * v2, 12.953 + 4.343 * np.log(v2)
@@ -145,7 +148,7 @@ def _knife_edge_db(v2: np.ndarray) -> np.ndarray:
 
 
 def _height_gain_db(x: np.ndarray, pk: np.ndarray) -> np.ndarray:
-    """Smooth-earth height-gain function F(x, K) (Algorithm eq. 4.20)."""
+    """Smooth-earth height-gain function F(x, K)."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         w = -np.log(pk)
         tiny = (pk < 1e-5) | (x * w**3 > 5495.0)
@@ -163,11 +166,11 @@ def _height_gain_db(x: np.ndarray, pk: np.ndarray) -> np.ndarray:
 
 
 def _diffraction_db(distance_m: np.ndarray, p: _Path) -> np.ndarray:
-    """Diffraction attenuation: knife edges and smooth earth, weighted by roughness (§4.2)."""
+    """Diffraction attenuation: knife edges and smooth earth, weighted by roughness."""
     k, gamma_e, h_g, h_e, d_hzn = p.wave_number, p.gamma_e, p.h_g_m, p.h_e_m, p.d_hzn_m
     d_ml = d_hzn.sum(axis=0)
     theta_e = p.theta_e
-    # "+10" is the point-to-point clutter term of the weighting (Algorithm eq. 4.9).
+    # The "+10" m² applies in point-to-point mode only.
     wd1 = np.sqrt(1.0 + (h_e[0] * h_e[1] - h_g[0] * h_g[1]) / (h_g[0] * h_g[1] + 10.0))
     xd1 = d_ml + theta_e / gamma_e
     roughness = (1.0 - 0.8 * np.exp(-p.d_smooth_m.sum(axis=0) / 50e3)) * p.delta_h_m
@@ -199,7 +202,7 @@ def _diffraction_db(distance_m: np.ndarray, p: _Path) -> np.ndarray:
 def _line_of_sight_db(
     distance_m: np.ndarray, p: _Path, slope_d: np.ndarray, intercept_d: np.ndarray
 ) -> np.ndarray:
-    """Two-ray line-of-sight attenuation blended with extended diffraction (§4.3)."""
+    """Two-ray line-of-sight attenuation blended with extended diffraction."""
     k, h_e = p.wave_number, p.h_e_m
     weight = 0.021 / (0.021 + k * p.delta_h_m / np.maximum(10e3, p.d_smooth_m.sum(axis=0)))
     roughness = (1.0 - 0.8 * np.exp(-distance_m / 50e3)) * p.delta_h_m
@@ -221,7 +224,7 @@ def _line_of_sight_db(
 
 
 def _h0_db(r: np.ndarray, eta_s: np.ndarray) -> np.ndarray:
-    """Frequency-gain function H0 interpolated in integer eta_s (Algorithm eq. 4.67)."""
+    """Frequency-gain function H0 interpolated in integer eta_s."""
     a = np.array([25.0, 80.0, 177.0, 395.0, 705.0])
     b = np.array([24.0, 45.0, 68.0, 80.0, 105.0])
     whole = np.clip(np.trunc(eta_s), 1, 5).astype(np.int64)
@@ -236,7 +239,7 @@ def _h0_db(r: np.ndarray, eta_s: np.ndarray) -> np.ndarray:
 def _scatter_db(
     distance_m: np.ndarray, p: _Path, previous_h0: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Troposcatter attenuation and its H0 (§4.4); 1001 where there is no scatter."""
+    """Troposcatter attenuation and its H0; 1001 where there is no scatter."""
     h_e, d_hzn = p.h_e_m, p.d_hzn_m
     asym = d_hzn[0] - d_hzn[1]
     ratio = np.where(asym < 0, h_e[0] / h_e[1], h_e[1] / h_e[0])
@@ -273,7 +276,7 @@ def _scatter_db(
 
 
 def _scatter_distance_db(theta_d: np.ndarray) -> np.ndarray:
-    """Attenuation function F(theta d) of troposcatter (Algorithm eq. 4.63)."""
+    """Attenuation function F(theta d) of troposcatter."""
     band = np.digitize(theta_d, [10e3, 70e3], right=True)
     a = np.array([133.4, 104.6, 71.8])[band]
     b = np.array([0.332e-3, 0.212e-3, 0.157e-3])[band]
@@ -282,7 +285,7 @@ def _scatter_distance_db(theta_d: np.ndarray) -> np.ndarray:
 
 
 def _reference_attenuation_db(p: _Path) -> tuple[np.ndarray, np.ndarray]:
-    """Reference attenuation A_ref (dB, ≥ 0) and propagation mode at the path length (§4)."""
+    """Reference attenuation A_ref (dB, ≥ 0) and propagation mode at the path length."""
     d = p.distance_m
     d_ml = p.d_hzn_m.sum(axis=0)
     d_sml = p.d_smooth_m.sum(axis=0)
@@ -295,7 +298,7 @@ def _reference_attenuation_db(p: _Path) -> tuple[np.ndarray, np.ndarray]:
         slope_d = (a4 - a3) / (d4 - d3)
         intercept_d = a3 - slope_d * d3
 
-        # Line of sight: A = a + k1 d + k2 ln d through three points (Algorithm eq. 4.40-4.47).
+        # Line of sight: A = a + k1 d + k2 ln d fitted through three points.
         d2 = d_sml
         a2 = intercept_d + d2 * slope_d
         rising = intercept_d >= 0
@@ -378,7 +381,13 @@ def _validate(
             f"elevation_m must be (batch, max_points) with intervals and spacing_m (batch,); "
             f"got {z.shape}, {intervals.shape}, {spacing_m.shape}"
         )
-    _check_range("intervals", intervals, 2, z.shape[1] - 1, " (points − 1, within the row)")
+    short_or_long = (intervals < 2) | (intervals > z.shape[1] - 1)
+    if short_or_long.any():
+        row = int(np.flatnonzero(short_or_long)[0])
+        raise ValueError(
+            f"intervals[{row}] = {intervals[row]}: a profile needs 2 to {z.shape[1] - 1} "
+            f"intervals (points − 1) to fit its row of elevation_m"
+        )
     _check_open("spacing_m", spacing_m, 0.0, np.inf)
     in_profile = np.arange(z.shape[1])[None, :] <= intervals[:, None]
     voids = np.isnan(z) & in_profile
@@ -430,7 +439,8 @@ def itm_point_to_point(
     Parameters
     ----------
     elevation_m, intervals, spacing_m
-        Profiles in the padded pfl layout described in the module docstring.
+        Profiles in the padded pfl layout described in the module docstring
+        (a 1-D ``elevation_m`` is a batch of one).
     tx_height_m, rx_height_m
         Structural antenna heights above ground, 0.5-3000 m.
     freq_mhz
@@ -495,7 +505,7 @@ def itm_point_to_point(
 
 
 def _surface_refractivity(z: np.ndarray, intervals: np.ndarray, n0: np.ndarray) -> np.ndarray:
-    """N_s from N_0 and the mean height of the middle 80 % of each path (Algorithm §2)."""
+    """N_s from N_0 and the mean height of the middle 80 % of each path."""
     j = np.arange(z.shape[1])[None, :]
     tenth = np.trunc(0.1 * intervals)[:, None]
     middle = (j >= tenth) & (j <= intervals[:, None] - tenth)

@@ -1,6 +1,6 @@
 """ITM terrain analysis of a profile batch: horizons, delta_h, effective heights.
 
-Section 3 of G. A. Hufford, "The ITS Irregular Terrain Model, version 1.2.2:
+After G. A. Hufford, "The ITS Irregular Terrain Model, version 1.2.2:
 the Algorithm" (NTIA/ITS, 1995), on profiles in the padded pfl layout of
 :mod:`coverageplan.engineering.itm`: ``z`` (b, max_points) with ``intervals``
 (b,) and ``spacing`` (b,) in metres. Every search and fit is a mask over the
@@ -146,7 +146,7 @@ def path_geometry(
     h_g_m: np.ndarray,
     gamma_e: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Effective heights, horizon distances and angles (2, b), and delta_h (Algorithm §3)."""
+    """Effective heights, horizon distances and angles (2, b), and delta_h."""
     rows = np.arange(len(z))
     d = intervals * spacing
     theta, d_hzn = _horizons(z, intervals, spacing, h_g_m, gamma_e)

@@ -1,6 +1,6 @@
 """ITM variability: from the reference attenuation to a loss quantile (time, location, situation).
 
-Section 5 of G. A. Hufford, "The ITS Irregular Terrain Model, version 1.2.2:
+After G. A. Hufford, "The ITS Irregular Terrain Model, version 1.2.2:
 the Algorithm" (NTIA/ITS, 1995): the climate curves for the median and the
 time spread, the location spread from the terrain irregularity, the situation
 spread, and how the mode of variability (``mdvar``) combines them. All inputs
@@ -13,7 +13,7 @@ import numpy as np
 
 WARN_EXTREME_VARIABILITIES = 0x2000
 
-# Climate curve parameters (Algorithm, section 5), one column per radio climate 1..7:
+# Climate curve parameters (Hufford 1995), one column per radio climate 1..7:
 # equatorial, continental subtropical, maritime subtropical, desert,
 # continental temperate, maritime temperate over land, maritime temperate over sea.
 _MEDIAN = np.array(
@@ -106,7 +106,7 @@ def variability_db(
     g_plus = _FREQ_PLUS[0, column] + _FREQ_PLUS[1, column] / (
         (_FREQ_PLUS[2, column] * log_k) ** 2 + 1.0
     )
-    # Effective distance (Algorithm eq. 5.3-5.4).
+    # Effective distance.
     d_ex_m = (
         np.sqrt(18e6 * h_e_m[0]) + np.sqrt(18e6 * h_e_m[1]) + (575.7e12 / wave_number) ** (1 / 3)
     )
@@ -153,7 +153,7 @@ def variability_db(
         np.sqrt(variance_s),
     )
     attenuation_db = a_ref_db - median_db - y_r - sigma_c * z_c
-    # Soft floor for strong negative values (Algorithm eq. 5.21).
+    # Soft floor for strong negative values.
     attenuation_db = np.where(
         attenuation_db < 0,
         attenuation_db * (29.0 - attenuation_db) / (29.0 - 10.0 * attenuation_db),
