@@ -219,6 +219,41 @@ def test_batch_equals_one_at_a_time():
         assert batch.loss_db[i] == pytest.approx(alone, abs=1e-9)
 
 
+def test_blocks_do_not_change_results():
+    rng = np.random.default_rng(5)
+    walk = np.cumsum(rng.normal(0.0, 10.0, size=(40, 121)), axis=1) + 800.0
+    intervals = rng.integers(10, 121, size=40)
+    link = {"tx_height_m": 25.0, "rx_height_m": 3.0, "freq_mhz": 700.0}
+    whole = itm_loss_db(walk, intervals, 90.0, **link)
+    in_blocks = itm_loss_db(walk, intervals, 90.0, chunk_profiles=7, **link)
+    assert np.array_equal(whole, in_blocks)
+
+
+def test_finite_over_the_whole_parameter_range():
+    rng = np.random.default_rng(6)
+    count = 600
+    intervals = rng.integers(2, 400, size=count)
+    roughness_m = 10 ** rng.uniform(-1, 1.5, size=(count, 1))
+    walk = np.cumsum(rng.normal(0.0, 1.0, size=(count, 401)), axis=1) * roughness_m
+    elevation_m = np.where(rng.random((count, 1)) < 0.1, 0.0, walk - walk.min() + 50.0)
+    result = itm_point_to_point(
+        elevation_m,
+        intervals,
+        10 ** rng.uniform(1, 3, size=count),
+        tx_height_m=10 ** rng.uniform(np.log10(0.5), np.log10(3000), size=count),
+        rx_height_m=10 ** rng.uniform(np.log10(0.5), np.log10(3000), size=count),
+        freq_mhz=10 ** rng.uniform(np.log10(20), np.log10(20_000), size=count),
+        polarization=rng.integers(0, 2, size=count),
+        climate=rng.integers(1, 8, size=count),
+        mdvar=rng.choice([0, 1, 2, 3, 13, 22, 33], size=count),
+        time_pct=rng.uniform(1, 99, size=count),
+        location_pct=rng.uniform(1, 99, size=count),
+        situation_pct=rng.uniform(1, 99, size=count),
+    )
+    assert np.all(np.isfinite(result.loss_db))
+    assert set(np.unique(result.mode)) == {1, 2, 3}
+
+
 def test_short_path_is_flagged_not_rejected():
     result = itm_point_to_point(*_profile(500.0), tx_height_m=30.0, rx_height_m=5.0, freq_mhz=900)
     assert np.isfinite(result.loss_db[0])
@@ -274,6 +309,14 @@ def test_dem_void_in_profile_is_a_clear_error():
     z, n, s = _profile(5e3)
     z[0, 17] = np.nan
     with pytest.raises(ValueError, match=r"elevation_m\[0, 17\] is NaN \(a DEM void\)"):
+        itm_loss_db(z, n, s, tx_height_m=30.0, rx_height_m=5.0, freq_mhz=900.0)
+
+
+def test_terrain_too_high_for_the_refractivity_model_is_a_clear_error():
+    z, n, s = _profile(5e3, base_m=9_000.0)
+    with pytest.raises(
+        ValueError, match=r"surface refractivity N_s\[0\] = .* outside \[150, 400\]"
+    ):
         itm_loss_db(z, n, s, tx_height_m=30.0, rx_height_m=5.0, freq_mhz=900.0)
 
 
