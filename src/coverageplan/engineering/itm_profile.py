@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 
-_DELTA_H_SAMPLES = 245  # the most points the delta_h fit uses (10 * 25 - 5)
-
 
 def fortran_dim(x: np.ndarray, y: np.ndarray | float) -> np.ndarray:
     """max(x − y, 0)."""
@@ -51,9 +49,23 @@ def _least_squares_fit(
     )
     rows = np.arange(len(z))
     first, last = ja.astype(np.int64), jb.astype(np.int64)
-    z_first, z_last = z[rows, first], z[rows, last]
-    sum_z = sums[0][rows, last + 1] - sums[0][rows, first] - 0.5 * (z_first + z_last)
-    sum_jz = sums[1][rows, last + 1] - sums[1][rows, first] - 0.5 * (ja * z_first + jb * z_last)
+    sum_z = sums[0][rows, last + 1] - sums[0][rows, first]
+    sum_jz = sums[1][rows, last + 1] - sums[1][rows, first]
+    return _line_from_sums(z[rows, first], z[rows, last], sum_z, sum_jz, ja, jb, n)
+
+
+def _line_from_sums(
+    z_first: np.ndarray,
+    z_last: np.ndarray,
+    sum_z: np.ndarray,
+    sum_jz: np.ndarray,
+    ja: np.ndarray,
+    jb: np.ndarray,
+    n: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares line over points ja..jb (ends weighted ½) from Σz and Σj·z; z at 0 and n."""
+    sum_z = sum_z - 0.5 * (z_first + z_last)
+    sum_jz = sum_jz - 0.5 * (ja * z_first + jb * z_last)
     count = jb - ja
     centre = 0.5 * (ja + jb)
     mean = sum_z / count
@@ -70,7 +82,7 @@ def _terrain_irregularity_m(
     ka = np.clip(np.trunc(0.1 * (stop - start + 8.0)), 4, 25).astype(np.int64)
     samples = 10 * ka - 5
     step = (stop - start) / (samples - 1)
-    j = np.arange(_DELTA_H_SAMPLES)[None, :]
+    j = np.arange(samples.max(initial=1))[None, :]
     position = start[:, None] + j * step[:, None]
     k = np.minimum(
         np.maximum(np.ceil(position), np.trunc(start)[:, None] + 1.0), intervals[:, None]
@@ -79,13 +91,15 @@ def _terrain_irregularity_m(
     z_k = z[rows, k]
     # Linear interpolation between points k − 1 and k; samples past the last one are 0.
     height = (z_k + (z_k - z[rows, k - 1]) * (position - k)) * used
-    fit_start, fit_end = _least_squares_fit(
-        height,
-        _prefix_sums(height),
-        samples - 1,
-        np.ones(len(z)),
+    last = (samples - 1).astype(float)
+    fit_start, fit_end = _line_from_sums(
+        height[:, 0],
+        height[rows[:, 0], samples - 1],
+        height.sum(axis=1),
+        height @ j[0].astype(float),
         np.zeros(len(z)),
-        (samples - 1).astype(float),
+        last,
+        last,
     )
     trend = fit_start[:, None] + (fit_end - fit_start)[:, None] * j / (samples - 1)[:, None]
     residual = np.sort(np.where(used, height - trend, np.inf), axis=1)
