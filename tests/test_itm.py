@@ -254,6 +254,19 @@ def test_finite_over_the_whole_parameter_range():
     assert set(np.unique(result.mode)) == {1, 2, 3}
 
 
+def test_empty_batch_gives_empty_result():
+    result = itm_point_to_point(
+        np.empty((0, 5)),
+        np.empty(0, dtype=int),
+        np.empty(0),
+        tx_height_m=30.0,
+        rx_height_m=5.0,
+        freq_mhz=900.0,
+    )
+    assert result.loss_db.shape == (0,)
+    assert result.h_e_m.shape == (2, 0)
+
+
 def test_short_path_is_flagged_not_rejected():
     result = itm_point_to_point(*_profile(500.0), tx_height_m=30.0, rx_height_m=5.0, freq_mhz=900)
     assert np.isfinite(result.loss_db[0])

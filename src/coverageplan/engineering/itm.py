@@ -496,11 +496,31 @@ def itm_point_to_point(
         width = int(n[block].max()) + 1
         block_params = {name: value[block] for name, value in params.items()}
         parts.append(_predict(z[block, :width], n[block], spacing[block], n_s[block], block_params))
+    if not parts:
+        return _empty_result()
     return ItmResult(
         **{
             field.name: np.concatenate([getattr(part, field.name) for part in parts], axis=-1)
             for field in fields(ItmResult)
         }
+    )
+
+
+def _empty_result() -> ItmResult:
+    """The result for a batch of no profiles."""
+    per_path, per_terminal = np.empty(0), np.empty((2, 0))
+    return ItmResult(
+        loss_db=per_path,
+        mode=np.empty(0, dtype=np.int8),
+        warnings=np.empty(0, dtype=np.int64),
+        free_space_db=per_path,
+        a_ref_db=per_path,
+        distance_m=per_path,
+        delta_h_m=per_path,
+        n_s=per_path,
+        h_e_m=per_terminal,
+        d_hzn_m=per_terminal,
+        theta_hzn_rad=per_terminal,
     )
 
 
