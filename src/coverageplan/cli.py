@@ -87,7 +87,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a scenario's raw region files into a Region folder and print the report."""
-    from coverageplan.pipeline import imported_region_dir, import_to
+    from coverageplan.pipeline import import_to, imported_region_dir
     from coverageplan.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)

@@ -111,7 +111,7 @@ class RegionFiles(Section):
         30.0, gt=0, le=150, description="Mast height when the tower data gives none."
     )
     site_merge_m: float = Field(
-        50.0, gt=0, description="Tower records within the same square of this side are one site."
+        50.0, gt=0, description="Tower records closer than this (in chains) are one site."
     )
     cache_dir: Path = Field(
         Path(".region-cache"),
@@ -166,7 +166,7 @@ class RegionSource(Section):
     @model_validator(mode="after")
     def _one_source(self) -> RegionSource:
         if [self.path, self.synthetic, self.files].count(None) != 2:
-            raise ValueError("give exactly one of 'path', 'synthetic' or 'files'")
+            raise ValueError("give exactly one of 'path' or 'synthetic' or 'files' (raw files)")
         return self
 
 

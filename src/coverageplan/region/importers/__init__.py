@@ -1,4 +1,4 @@
-"""Importers: raw planner data (SRTM, census tables, OSM, GeoNames, OpenCelliD, mast lists) → Region.
+"""Importers: raw planner data (SRTM, census tables, OSM, GeoNames, cell and mast lists) → Region.
 
 :func:`import_region` reads the files a scenario's ``region.files`` lists,
 converts every layer to one metric CRS and returns the validated Region with an
@@ -30,8 +30,16 @@ from coverageplan.scenario import RegionFiles
 log = logging.getLogger(__name__)
 
 VILLAGE_KEEP = (
-    "village_id", "name", "population", "households", "population_estimated", "place",
-    "region_class", "income", "dispersion", "priority",
+    "village_id",
+    "name",
+    "population",
+    "households",
+    "population_estimated",
+    "place",
+    "region_class",
+    "income",
+    "dispersion",
+    "priority",
 )
 
 
@@ -100,11 +108,13 @@ def import_region(files: RegionFiles, *, crs: str | None = None) -> tuple[Region
     _check_dem_covers(raw_terrain, villages, files)
     elevation, voids = fill_voids(raw_terrain.elevation_m)
     if voids:
-        log.warning("%s: filled %d void DEM cells from their nearest neighbours",
-                    files.dem[0], voids)
+        log.warning(
+            "%s: filled %d void DEM cells from their nearest neighbours", files.dem[0], voids
+        )
     points = gpd.GeoDataFrame(
         villages[[c for c in VILLAGE_KEEP if c in villages]],
-        geometry=gpd.points_from_xy(villages["lon"], villages["lat"]), crs=WGS84,
+        geometry=gpd.points_from_xy(villages["lon"], villages["lat"]),
+        crs=WGS84,
     )
     target = metric_crs_for(points, crs)
     terrain = reproject_terrain(
@@ -114,24 +124,29 @@ def import_region(files: RegionFiles, *, crs: str | None = None) -> tuple[Region
     records = pd.concat([read_towers(layer) for layer in files.towers] or [pd.DataFrame()])
     inside = (
         _inside(raw_terrain, records["lon"].to_numpy(), records["lat"].to_numpy())
-        if len(records) else np.zeros(0, bool)
+        if len(records)
+        else np.zeros(0, bool)
     )
     towers = (
-        merge_sites(records[inside], target, merge_m=files.site_merge_m,
-                    height_m=files.tower_height_m)
-        if inside.any() else empty_layer("Point", target)
+        merge_sites(
+            records[inside], target, merge_m=files.site_merge_m, height_m=files.tower_height_m
+        )
+        if inside.any()
+        else empty_layer("Point", target)
     )
     layers = {
         "fibre": (files.fibre, "LineString"),
         "fibre_nodes": (files.fibre_nodes, "Point"),
     }
     networks = {
-        name: empty_layer(kind, target) if layer is None
+        name: empty_layer(kind, target)
+        if layer is None
         else clip_to(read_vector_layer(layer, kind, target), terrain.bounds)
         for name, (layer, kind) in layers.items()
     }
     roads = (
-        empty_layer("LineString", target) if files.roads is None
+        empty_layer("LineString", target)
+        if files.roads is None
         else clip_to(read_roads(files.roads, target), terrain.bounds)
     )
     region = Region(

@@ -38,10 +38,17 @@ def read_places(path: Path) -> pd.DataFrame:
             osmium.filter.TagFilter(*(("place", kind) for kind in PLACE_TYPES))
         )
         for node in nodes:  # the reader streams objects; each is valid only inside the loop
+            assert isinstance(node, osmium.osm.Node)
             tags = node.tags
             rows.append(
-                (node.id, tags.get("name"), tags.get("place"), tags.get("population"),
-                 node.location.lon, node.location.lat)
+                (
+                    node.id,
+                    tags.get("name"),
+                    tags.get("place"),
+                    tags.get("population"),
+                    node.location.lon,
+                    node.location.lat,
+                )
             )
     except RuntimeError as error:
         raise InputError(f"{path}: cannot read OSM extract ({error})") from None
@@ -51,10 +58,12 @@ def read_places(path: Path) -> pd.DataFrame:
             "check it covers the planning area (or give the villages as a table)"
         )
     frame = pd.DataFrame(rows, columns=["osm_id", "name", "place", "population", "lon", "lat"])
-    population = pd.to_numeric(frame["population"].str.replace(r"[ ,.]", "", regex=True),
-                               errors="coerce")
-    return frame.assign(village_id="osm:node/" + frame["osm_id"].astype(str),
-                        population=population).drop(columns="osm_id")
+    population = pd.to_numeric(
+        frame["population"].str.replace(r"[ ,.]", "", regex=True), errors="coerce"
+    )
+    return frame.assign(
+        village_id="osm:node/" + frame["osm_id"].astype(str), population=population
+    ).drop(columns="osm_id")
 
 
 def read_roads(path: Path) -> tuple[np.ndarray, pd.DataFrame]:
@@ -70,6 +79,7 @@ def read_roads(path: Path) -> tuple[np.ndarray, pd.DataFrame]:
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for way in ways:
+            assert isinstance(way, osmium.osm.Way)
             kind = way.tags.get("highway")
             if kind in ROAD_CLASSES and len(way.nodes) >= 2:
                 coords.append([(node.lon, node.lat) for node in way.nodes])
@@ -78,6 +88,7 @@ def read_roads(path: Path) -> tuple[np.ndarray, pd.DataFrame]:
         raise InputError(f"{path}: cannot read OSM roads ({error})") from None
     if not rows:
         raise InputError(f"{path}: no highway ways in this OSM extract; drop 'roads' or fix it")
-    lines = shapely.linestrings(np.concatenate(coords), indices=np.repeat(
-        np.arange(len(coords)), [len(c) for c in coords]))
+    lines = shapely.linestrings(
+        np.concatenate(coords), indices=np.repeat(np.arange(len(coords)), [len(c) for c in coords])
+    )
     return lines, pd.DataFrame(rows, columns=["osm_id", "highway"])

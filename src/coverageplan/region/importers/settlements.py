@@ -30,8 +30,17 @@ from coverageplan.region.importers.tables import (
 from coverageplan.scenario import RawLayer, RegionFiles
 
 VILLAGE_COLUMNS = (
-    "village_id", "name", "x", "y", "population", "households", "place",
-    "region_class", "income", "dispersion", "priority",
+    "village_id",
+    "name",
+    "x",
+    "y",
+    "population",
+    "households",
+    "place",
+    "region_class",
+    "income",
+    "dispersion",
+    "priority",
 )
 """Keys of a villages ``columns`` map: our column → the file's column."""
 
@@ -86,8 +95,9 @@ def complete_villages(frame: pd.DataFrame, files: RegionFiles) -> pd.DataFrame:
     missing = population.isna().to_numpy()
     estimate = np.full(len(out), np.nan)
     if files.population_raster is not None and missing.any():
-        estimate = _sample_raster(files.population_raster, out["lon"].to_numpy(),
-                                  out["lat"].to_numpy())
+        estimate = _sample_raster(
+            files.population_raster, out["lon"].to_numpy(), out["lat"].to_numpy()
+        )
     place = out["place"] if "place" in out else pd.Series("village", index=out.index)
     by_type = place.map(files.default_population).fillna(files.default_population["village"])
     estimate = np.where(np.isfinite(estimate), estimate, by_type.to_numpy(float))

@@ -64,8 +64,14 @@ def read_table(path: Path, *, names: list[str] | None = None) -> pd.DataFrame:
         sep = "\t" if suffix in (".tsv", ".txt") else ","
         header = None if names is not None else "infer"
         return pd.read_csv(
-            path, sep=sep, header=header, names=names, dtype=str, keep_default_na=False,
-            na_values=[""], quoting=3 if names is not None else 0,
+            path,
+            sep=sep,
+            header=header,
+            names=names,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            quoting=3 if names is not None else 0,
         )
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise InputError(f"{path}: cannot read table ({error})") from None
@@ -150,4 +156,3 @@ def read_vector_points(layer: RawLayer) -> pd.DataFrame:
     lon, lat = to_wgs84(xy[:, 0], xy[:, 1], frame.crs, gcj02=layer.gcj02)
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     return table.assign(lon=lon, lat=lat)
-

@@ -45,10 +45,10 @@ def read_hgt(path: Path) -> Terrain:
     match = _HGT_NAME.search(name) or _HGT_NAME.search(path.name)
     if match is None:
         raise InputError(f"{path}: an SRTM tile must be named like N42E001.hgt (its SW corner)")
-    side = int(round(np.sqrt(len(data) / 2)))
+    side = round(np.sqrt(len(data) / 2))
     if side not in _HGT_SIDES or side * side * 2 != len(data):
         raise InputError(
-            f"{path}: {len(data)} bytes is neither a 1201² (3\") nor a 3601² (1\") SRTM tile"
+            f'{path}: {len(data)} bytes is neither a 1201² (3") nor a 3601² (1") SRTM tile'
         )
     elevation = np.frombuffer(data, dtype=">i2").reshape(side, side).astype(np.float32)
     elevation[elevation == HGT_VOID] = np.nan
@@ -99,7 +99,7 @@ def mosaic(tiles: list[Terrain], sources: list[Path]) -> Terrain:
     left = min(t.transform.c for t in tiles)
     top = max(t.transform.f for t in tiles)
     offsets = [
-        (int(round((top - t.transform.f) / -step_y)), int(round((t.transform.c - left) / step_x)))
+        (round((top - t.transform.f) / -step_y), round((t.transform.c - left) / step_x))
         for t in tiles
     ]
     rows = max(r + t.elevation_m.shape[0] for (r, _), t in zip(offsets, tiles, strict=True))

@@ -1,11 +1,11 @@
 """Tower importers: OpenCelliD cell exports and mast tables (e.g. the French regulator's list).
 
 Records (cells, or one row per operator per mast) are merged into sites by
-location: points whose metric coordinates fall in the same ``site_merge_m``
-square are one site, placed at their mean, with the best technology any of
-them offers, the operators joined by ``;`` and the record count. Without a
-height column a site gets ``tower_height_m`` (default 30 m, a typical rural
-macro mast).
+location: points linked by chains of neighbours closer than ``site_merge_m``
+are one site (connected components of the spatial-index pairs), placed at
+their mean, with the best technology any of them offers, the operators joined
+by ``;`` and the record count. Without a height column a site gets
+``tower_height_m`` (default 30 m, a typical rural macro mast).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse import csgraph
 
 from coverageplan.errors import InputError
 from coverageplan.region.importers.crs import WGS84
@@ -61,8 +63,9 @@ def read_masts(layer: RawLayer) -> pd.DataFrame:
                 f"{layer.path}: no technology column; give 'tech' (2g…5g) or 0/1 flags "
                 "g2, g3, g4, g5 (map them with columns: {g4: ...})"
             )
-        on = np.column_stack([pd.to_numeric(frame[f], errors="coerce").fillna(0) > 0
-                              for f in flags])
+        on = np.column_stack(
+            [pd.to_numeric(frame[f], errors="coerce").fillna(0) > 0 for f in flags]
+        )
         best = np.where(on.any(axis=1), len(flags) - 1 - np.argmax(on[:, ::-1], axis=1), -1)
         if (best < 0).any():
             rows = ", ".join(str(r) for r in np.flatnonzero(best < 0)[:5])
@@ -92,22 +95,37 @@ def read_towers(layer: RawLayer) -> pd.DataFrame:
 def merge_sites(
     records: pd.DataFrame, crs: object, *, merge_m: float, height_m: float
 ) -> gpd.GeoDataFrame:
-    """One site per ``merge_m`` square: best tech, operators, record count, height."""
+    """Records within ``merge_m`` of each other as one site: best tech, operators, count, height."""
     points = gpd.GeoSeries(gpd.points_from_xy(records["lon"], records["lat"]), crs=WGS84)
-    xy = points.to_crs(crs).get_coordinates()
+    points = points.to_crs(crs).reset_index(drop=True)
+    xy = points.get_coordinates()
+    near = points.sindex.query(points, predicate="dwithin", distance=merge_m)
+    links = sparse.coo_matrix((np.ones(near.shape[1]), near), shape=(len(points),) * 2)
+    _, site = csgraph.connected_components(links, directed=False)
     rank = records["tech"].map({t: i for i, t in enumerate(TOWER_TECHS)})
     height = pd.to_numeric(records.get("height_m", np.nan), errors="coerce")
-    table = pd.DataFrame({
-        "cell_x": np.floor(xy["x"].to_numpy() / merge_m),
-        "cell_y": np.floor(xy["y"].to_numpy() / merge_m),
-        "x": xy["x"].to_numpy(), "y": xy["y"].to_numpy(), "rank": rank.to_numpy(),
-        "operator": records.get("operator", pd.Series("", index=records.index)).astype(str),
-        "height_m": np.asarray(height, float) * np.ones(len(records)),
-    })
-    sites = table.groupby(["cell_x", "cell_y"], sort=True).agg(
-        x=("x", "mean"), y=("y", "mean"), rank=("rank", "max"), height_m=("height_m", "max"),
-        operators=("operator", lambda ops: ";".join(sorted(set(ops)))), records=("x", "size"),
-    ).reset_index(drop=True)
+    table = pd.DataFrame(
+        {
+            "site": site,
+            "x": xy["x"].to_numpy(),
+            "y": xy["y"].to_numpy(),
+            "rank": rank.to_numpy(),
+            "operator": records.get("operator", pd.Series("", index=records.index)).astype(str),
+            "height_m": np.asarray(height, float) * np.ones(len(records)),
+        }
+    )
+    sites = (
+        table.groupby("site", sort=True)
+        .agg(
+            x=("x", "mean"),
+            y=("y", "mean"),
+            rank=("rank", "max"),
+            height_m=("height_m", "max"),
+            operators=("operator", lambda ops: ";".join(sorted(set(ops)))),
+            records=("x", "size"),
+        )
+        .reset_index(drop=True)
+    )
     return gpd.GeoDataFrame(
         {
             "tech": np.array(TOWER_TECHS)[sites["rank"].to_numpy()],
