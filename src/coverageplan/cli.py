@@ -1,4 +1,4 @@
-"""Command line: ``coverageplan run | validate | synth``. No planning logic lives here.
+"""Command line: ``coverageplan run | validate | synth | import``. No planning logic lives here.
 
 Exit status: 0 success; 2 bad input (scenario, region or arguments); 3 the
 problem is infeasible; 4 the solver failed or, with ``--require-optimal``, did
@@ -91,6 +91,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a scenario's raw region files into a Region folder and print the report."""
+    from coverageplan.pipeline import import_to, imported_region_dir
+    from coverageplan.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if scenario.region.files is None:
+        raise InputError(f"{args.scenario}: region has no 'files' section to import")
+    folder = args.out.resolve() if args.out else imported_region_dir(scenario.region)
+    report = import_to(scenario.region, folder)
+    print("\n".join([f"wrote {folder}", *report.lines()]))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``coverageplan`` command."""
     parser = argparse.ArgumentParser(prog="coverageplan", description=__doc__.splitlines()[0])
@@ -120,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--seed", type=int, default=0, help="random seed")
     synth.add_argument("--out", type=Path, required=True, help="output region folder")
     synth.set_defaults(handler=cmd_synth)
+
+    imports = commands.add_parser("import", help="import a scenario's raw region files")
+    imports.add_argument("scenario", type=Path, help="scenario YAML with region.files")
+    imports.add_argument("--out", type=Path, help="region folder (default: the import cache)")
+    imports.set_defaults(handler=cmd_import)
     return parser
 
 

@@ -6,6 +6,7 @@ previous stage's value and returns a new one.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Iterator
@@ -19,8 +20,9 @@ from coverageplan.economics import economics
 from coverageplan.engineering import compute_reach
 from coverageplan.optimize import solve
 from coverageplan.policy import Villages, build_problem, consolidation_hosts
-from coverageplan.region import Region, read_region, validate_region
-from coverageplan.region.io import metric_crs_for, reproject_terrain
+from coverageplan.region import Region, read_region, validate_region, write_region
+from coverageplan.region.importers import ImportReport, import_region
+from coverageplan.region.io import DEM_NAME, metric_crs_for, reproject_terrain
 from coverageplan.region.synth import synthesize
 from coverageplan.report import PlanContext, write_outputs
 from coverageplan.scenario import RegionSource, Scenario
@@ -46,8 +48,41 @@ def _stage(name: str, timings_s: dict[str, float]) -> Iterator[None]:
     log.info("%s done in %.2f s", name, timings_s[name])
 
 
+def imported_region_dir(source: RegionSource) -> Path:
+    """The cache folder of an imported region, named by a hash of its inputs.
+
+    The hash covers the ``files`` section and each file's size and modification
+    time, so editing either re-imports.
+    """
+    assert source.files is not None
+    files = source.files
+    paths = [*files.dem, files.villages.path, *(t.path for t in files.towers)]
+    paths += [layer.path for layer in (files.fibre, files.fibre_nodes, files.roads) if layer]
+    paths += [files.population_raster] if files.population_raster else []
+    digest = hashlib.sha256(files.model_dump_json().encode())
+    digest.update((source.crs or "").encode())
+    for path in paths:
+        stat = path.stat() if path.exists() else None
+        digest.update(f"{path}:{stat and stat.st_size}:{stat and stat.st_mtime_ns}".encode())
+    return files.cache_dir / digest.hexdigest()[:16]
+
+
+def import_to(source: RegionSource, folder: Path) -> ImportReport:
+    """Import the raw files a scenario lists and save the Region in ``folder``."""
+    assert source.files is not None
+    region, report = import_region(source.files, crs=source.crs)
+    write_region(region, folder)
+    return report
+
+
 def load_region(source: RegionSource) -> Region:
-    """The region a scenario names: read from its folder, or generated."""
+    """The region a scenario names: read from its folder, imported (cached), or generated."""
+    if source.files is not None:
+        folder = imported_region_dir(source)
+        if not (folder / DEM_NAME).is_file():
+            report = import_to(source, folder)
+            log.info("imported region into %s: %s", folder, "; ".join(report.lines()))
+        return read_region(folder, crs=source.crs)
     if source.path is not None:
         return read_region(source.path, crs=source.crs)
     assert source.synthetic is not None

@@ -53,14 +53,110 @@ class SyntheticRegion(Section):
     seed: int = Field(0, ge=0, description="Random seed; the region is deterministic for a seed.")
 
 
+DEFAULT_POPULATION: dict[str, int] = {
+    "town": 2_000,
+    "village": 200,
+    "hamlet": 30,
+    "isolated_dwelling": 5,
+}
+"""People assumed per settlement of an OSM place type when no population is known
+(orders of magnitude of the OSM wiki's place definitions; flagged as estimated)."""
+
+
+class RawLayer(Section):
+    """One raw input file of an imported region and how to read it."""
+
+    path: Path = Field(description="The file; relative to the scenario file.")
+    format: Literal["auto", "table", "vector", "osm", "geonames", "opencellid", "masts"] = Field(
+        "auto",
+        description="File format; 'auto' guesses from the suffix (.csv/.xlsx table, "
+        ".txt GeoNames, .geojson/.gpkg vector, .osm.pbf OSM; towers: opencellid or masts).",
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Our column name -> the file's (e.g. {x: x_l93, y: y_l93, population: pop}).",
+    )
+    crs: str = Field(
+        "EPSG:4326", description="CRS of table coordinates or CRS-less files (EPSG code or WKT)."
+    )
+    gcj02: bool = Field(
+        False, description="Coordinates are GCJ-02 (Chinese web maps); convert to WGS84."
+    )
+    layer: str | None = Field(None, description="Layer of a multi-layer file (GeoPackage).")
+
+
+class RegionFiles(Section):
+    """Raw files to import into a Region (``coverageplan import``)."""
+
+    dem: list[Path] = Field(
+        min_length=1, description="DEM tiles: SRTM .hgt / .hgt.zip or GeoTIFF, mosaicked."
+    )
+    villages: RawLayer = Field(description="Settlements: table, GeoNames, OSM or vector points.")
+    towers: list[RawLayer] = Field(default_factory=list, description="Cell or mast tables.")
+    fibre: RawLayer | None = Field(None, description="Existing fibre routes (lines).")
+    fibre_nodes: RawLayer | None = Field(None, description="Fibre points of presence (points).")
+    roads: RawLayer | None = Field(None, description="Roads as trench routes (OSM or lines).")
+    population_raster: Path | None = Field(
+        None, description="People-per-cell raster for villages without a population."
+    )
+    default_population: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_POPULATION),
+        description="People per place type (town, village, hamlet, isolated_dwelling) when "
+        "neither the data nor a raster gives a population.",
+    )
+    household_size: float = Field(
+        2.2, gt=0, description="People per household when households are absent (France: 2.2)."
+    )
+    tower_height_m: float = Field(
+        30.0, gt=0, le=150, description="Mast height when the tower data gives none."
+    )
+    site_merge_m: float = Field(
+        50.0, gt=0, description="Tower records closer than this (in chains) are one site."
+    )
+    cache_dir: Path = Field(
+        Path(".region-cache"),
+        description="Where imported regions are cached; relative to the scenario file.",
+    )
+
+    @model_validator(mode="after")
+    def _village_default(self) -> RegionFiles:
+        if "village" not in self.default_population:
+            raise ValueError("default_population needs a 'village' entry (used for unknown types)")
+        return self
+
+    def resolved(self, base_dir: Path) -> RegionFiles:
+        """The same files with relative paths taken from ``base_dir``."""
+
+        def path(value: Path) -> Path:
+            return value if value.is_absolute() else (base_dir / value).resolve()
+
+        def layer(value: RawLayer | None) -> RawLayer | None:
+            return None if value is None else value.model_copy(update={"path": path(value.path)})
+
+        raster = self.population_raster
+        return self.model_copy(
+            update={
+                "dem": [path(p) for p in self.dem],
+                "villages": layer(self.villages),
+                "towers": [layer(t) for t in self.towers],
+                "fibre": layer(self.fibre),
+                "fibre_nodes": layer(self.fibre_nodes),
+                "roads": layer(self.roads),
+                "population_raster": None if raster is None else path(raster),
+                "cache_dir": path(self.cache_dir),
+            }
+        )
+
+
 class RegionSource(Section):
-    """Where the region comes from: a saved region folder or the synthetic generator."""
+    """Where the region comes from: a saved region folder, raw files to import, or synthetic."""
 
     path: Path | None = Field(
         None,
         description="Folder holding region.gpkg and dem.tif; relative to the scenario file.",
     )
     synthetic: SyntheticRegion | None = Field(None, description="Generate the region instead.")
+    files: RegionFiles | None = Field(None, description="Import the region from raw files.")
     crs: str | None = Field(
         None,
         description="Metric CRS to plan in (EPSG code or WKT); default: the data's own "
@@ -69,8 +165,8 @@ class RegionSource(Section):
 
     @model_validator(mode="after")
     def _one_source(self) -> RegionSource:
-        if (self.path is None) == (self.synthetic is None):
-            raise ValueError("give exactly one of 'path' or 'synthetic'")
+        if [self.path, self.synthetic, self.files].count(None) != 2:
+            raise ValueError("give exactly one of 'path' or 'synthetic' or 'files' (raw files)")
         return self
 
 
@@ -568,6 +664,8 @@ def resolve_paths(scenario: Scenario, base_dir: Path) -> Scenario:
     region = scenario.region
     if region.path is not None and not region.path.is_absolute():
         region = region.model_copy(update={"path": (base_dir / region.path).resolve()})
+    if region.files is not None:
+        region = region.model_copy(update={"files": region.files.resolved(base_dir)})
     outputs = scenario.outputs
     if not outputs.directory.is_absolute():
         outputs = outputs.model_copy(update={"directory": (base_dir / outputs.directory).resolve()})
