@@ -21,8 +21,13 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
 def test_every_shipped_scenario_runs(path: Path) -> None:
     scenario = load_scenario(path)
-    if scenario.region.path is not None and not scenario.region.path.exists():
-        pytest.skip(f"{path.name}: its region data {scenario.region.path} is not here")
+    region = scenario.region
+    needed = [region.path] if region.path is not None else []
+    if region.files is not None:
+        needed += [*region.files.dem, region.files.villages.path]
+    missing = [p for p in needed if not Path(p).exists()]
+    if missing:
+        pytest.skip(f"{path.name}: its region data {missing[0]} is not here (shared/ absent)")
     plan = run(scenario, write=False).context.plan
     assert plan.status in ("optimal", "time_limit")
     assert plan.total_cost <= scenario.policy.budget_usd or scenario.policy.mode == "min_cost"
