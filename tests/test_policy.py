@@ -114,3 +114,22 @@ def test_developed_villages_never_get_satellite_where_fibre_is_feasible(
         developed = context.villages.region_class == "developed"
         satellite = context.plan.choice == SATELLITE
         assert not (developed & satellite & context.reach.fibre.reachable).any()
+
+
+def test_area_class_from_rules_when_the_data_has_none(region_dir: Path, tmp_path: Path) -> None:
+    from coverageplan.pipeline import load_region, region_class_of
+
+    data = scenario_dict(region_dir, tmp_path / "o")
+    data["policy"]["class_rules"] = {
+        "enabled": True,
+        "developed_within_m": 3_000,
+        "remote_beyond_m": 9_000,
+    }
+    scenario = scenario_from_dict(data)
+    region = load_region(scenario.region)
+    region.villages.loc[:, "region_class"] = None
+    classes = region_class_of(region, scenario)
+    assert {"developed", "remote", "central"} <= set(classes)
+    # Without rules, missing classes take the default.
+    plain = scenario_from_dict(scenario_dict(region_dir, tmp_path / "o"))
+    assert set(region_class_of(region, plain)) == {"central"}

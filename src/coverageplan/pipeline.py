@@ -15,11 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
 
 from coverageplan.economics import economics
 from coverageplan.engineering import compute_reach
+from coverageplan.engineering.fibre import access_points_xy
 from coverageplan.optimize import solve
-from coverageplan.policy import Villages, build_problem, consolidation_hosts
+from coverageplan.policy import Villages, build_problem, classify_by_rules, consolidation_hosts
 from coverageplan.region import Region, read_region, validate_region, write_region
 from coverageplan.region.importers import ImportReport, import_region
 from coverageplan.region.io import DEM_NAME, metric_crs_for, reproject_terrain
@@ -97,11 +101,24 @@ def load_region(source: RegionSource) -> Region:
 
 
 def region_class_of(region: Region, scenario: Scenario) -> np.ndarray:
-    """Each village's area class, the scenario default where the data gives none."""
-    default = scenario.policy.default_region_class
-    if "region_class" not in region.villages:
-        return np.full(len(region.villages), default)
-    return region.villages["region_class"].fillna(default).to_numpy().astype(str)
+    """Each village's area class: the data's, else the rules' (if enabled), else the default."""
+    policy = scenario.policy
+    n = len(region.villages)
+    given = (
+        region.villages["region_class"].to_numpy(dtype=object)
+        if "region_class" in region.villages
+        else np.full(n, None, dtype=object)
+    )
+    missing = np.asarray(pd.isna(given), dtype=bool)
+    if policy.class_rules.enabled and missing.any():
+        xy = shapely.get_coordinates(region.villages.geometry.to_numpy())
+        network = access_points_xy(region, scenario.engineering.fibre.access_spacing_m)
+        distance = cKDTree(network).query(xy)[0] if len(network) else np.full(n, np.inf)
+        slope = region.terrain.sample(xy[:, 0], xy[:, 1], region.terrain.slope_deg())
+        fallback = classify_by_rules(distance, slope, policy)
+    else:
+        fallback = np.full(n, policy.default_region_class, dtype=object)
+    return np.where(missing, fallback, given).astype(str)
 
 
 def village_arrays(region: Region, scenario: Scenario) -> Villages:

@@ -68,6 +68,22 @@ def class_index(region_class: np.ndarray) -> np.ndarray:
     return order[np.searchsorted(names[order], np.asarray(region_class, dtype=str))]
 
 
+def classify_by_rules(
+    distance_to_network_m: np.ndarray, slope_deg: np.ndarray, policy: Policy
+) -> np.ndarray:
+    """Area class per village from remoteness and terrain (``policy.class_rules``).
+
+    ``developed`` near the fibre network on gentle ground; ``remote`` far from
+    it or on harsh slopes; otherwise ``policy.default_region_class``.
+    """
+    rules = policy.class_rules
+    developed = (distance_to_network_m <= rules.developed_within_m) & (
+        slope_deg < rules.gentle_slope_deg
+    )
+    remote = (distance_to_network_m > rules.remote_beyond_m) | (slope_deg >= rules.harsh_slope_deg)
+    return np.select([developed, remote], ["developed", "remote"], policy.default_region_class)
+
+
 def eligibility_table(policy: Policy) -> np.ndarray:
     """Bool (classes × technologies): the defaults with the scenario's overrides applied."""
     table = np.zeros((len(REGION_CLASSES), len(TECHNOLOGIES)), dtype=bool)

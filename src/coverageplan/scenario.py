@@ -536,6 +536,22 @@ class Consolidation(Section):
     )
 
 
+class ClassRules(Section):
+    """Area class from remoteness and terrain, for villages whose data gives none."""
+
+    enabled: bool = Field(
+        False, description="Classify by these rules instead of using default_region_class."
+    )
+    developed_within_m: float = Field(
+        6_000.0, ge=0, description="'developed': this close to the fibre network, on gentle ground."
+    )
+    gentle_slope_deg: float = Field(10.0, ge=0, description="Steepest ground counted as gentle.")
+    remote_beyond_m: float = Field(
+        18_000.0, ge=0, description="'remote': farther than this from the fibre network ..."
+    )
+    harsh_slope_deg: float = Field(15.0, ge=0, description="... or on ground at least this steep.")
+
+
 class Policy(Section):
     """Which option each area class may use, who pays, and the goal."""
 
@@ -550,8 +566,9 @@ class Policy(Section):
     )
     subsidy: Subsidy = Subsidy()
     default_region_class: RegionClass = Field(
-        "central", description="Class of villages whose data gives none."
+        "central", description="Class of villages whose data gives none (and the rules leave)."
     )
+    class_rules: ClassRules = ClassRules()
     eligible: dict[RegionClass, list[OptionName]] = Field(
         default_factory=dict,
         description="Eligible options per area class, overriding the task-9 defaults of DESIGN.md.",

@@ -215,11 +215,17 @@ def draw_map(context: PlanContext, path: Path) -> None:
     )
 
     plan, problem = context.plan, context.problem
-    served_share = population[plan.choice >= 0].sum() / max(population.sum(), 1)
+    served = plan.choice >= 0
+    served_share = population[served].sum() / max(population.sum(), 1)
+    public = max(plan.total_cost, 0.0)
+    budget = f" of {problem.budget / 1e6:,.2f}" if np.isfinite(problem.budget) else ""
+    mechanism = context.scenario.policy.subsidy.mechanism.replace("_", " ")
     ax.set_title(
         f"{context.scenario.name}: {served_share:.1%} of {int(population.sum()):,} people served — "
-        f"{plan.total_cost / 1e6:,.2f} of {problem.budget / 1e6:,.2f} M USD, status {plan.status}",
-        fontsize=11,
+        f"public money {public / 1e6:,.2f}{budget} M USD ({mechanism}), "
+        f"{public / max(population[served].sum(), 1):,.1f} USD per person connected; "
+        f"status {plan.status}",
+        fontsize=10,
     )
     ax.set_xlim(xmin, xmax)
     ax.set_ylim(ymin, ymax)
