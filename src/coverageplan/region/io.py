@@ -42,8 +42,8 @@ def fill_voids(elevation_m: np.ndarray) -> tuple[np.ndarray, int]:
     return elevation_m[tuple(nearest)], count
 
 
-def read_terrain(path: Path) -> Terrain:
-    """Read band 1 of a DEM; nodata becomes NaN and is filled from the nearest valid cell."""
+def read_raster(path: Path) -> Terrain:
+    """Band 1 of a DEM raster with nodata as NaN (voids not yet filled)."""
     try:
         with rasterio.open(path) as dataset:
             elevation = dataset.read(1, masked=True).astype(np.float32).filled(np.nan)
@@ -51,11 +51,17 @@ def read_terrain(path: Path) -> Terrain:
     except rasterio.errors.RasterioIOError as error:
         raise InputError(f"{path}: cannot read DEM ({error})") from None
     if crs is None:
-        raise InputError(f"{path}: the DEM has no CRS")
-    elevation, voids = fill_voids(elevation)
+        raise InputError(f"{path}: the DEM has no CRS; give it one (e.g. gdal_edit -a_srs)")
+    return Terrain(elevation_m=elevation, transform=transform, crs=CRS.from_user_input(crs))
+
+
+def read_terrain(path: Path) -> Terrain:
+    """Read band 1 of a DEM; nodata becomes NaN and is filled from the nearest valid cell."""
+    terrain = read_raster(path)
+    elevation, voids = fill_voids(terrain.elevation_m)
     if voids:
         log.warning("%s: filled %d void DEM cells from their nearest neighbours", path, voids)
-    return Terrain(elevation_m=elevation, transform=transform, crs=CRS.from_user_input(crs))
+    return Terrain(elevation_m=elevation, transform=terrain.transform, crs=terrain.crs)
 
 
 def metric_crs_for(villages: gpd.GeoDataFrame, requested: str | None) -> CRS:

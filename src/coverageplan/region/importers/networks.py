@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-import pyogrio
 import shapely
 from pyproj import CRS
 
 from coverageplan.errors import InputError
 from coverageplan.region.importers import osm
-from coverageplan.region.importers.crs import WGS84, gcj02_to_wgs84, parse_crs
-from coverageplan.region.importers.tables import detect_format
+from coverageplan.region.importers.crs import WGS84, gcj02_to_wgs84
+from coverageplan.region.importers.tables import detect_format, open_vector
 from coverageplan.region.model import empty_layer
 from coverageplan.scenario import RawLayer
 
@@ -20,15 +19,7 @@ _KIND = {"LineString": shapely.GeometryType.LINESTRING, "Point": shapely.Geometr
 
 def read_vector_layer(layer: RawLayer, geometry_type: str, crs: CRS) -> gpd.GeoDataFrame:
     """Lines or points of a GeoJSON/GeoPackage file in ``crs`` (multi-parts split)."""
-    if not layer.path.is_file():
-        raise InputError(f"{layer.path}: file not found")
-    try:
-        frame = pyogrio.read_dataframe(layer.path, layer=layer.layer)
-    except Exception as error:
-        raise InputError(f"{layer.path}: cannot read vector file ({error})") from None
-    if frame.crs is None:
-        frame = frame.set_crs(parse_crs(layer.crs, str(layer.path)))
-    frame = frame.explode(index_parts=False, ignore_index=True)
+    frame = open_vector(layer).explode(index_parts=False, ignore_index=True)
     kinds = shapely.get_type_id(frame.geometry.to_numpy())
     if (kinds != _KIND[geometry_type]).any():
         raise InputError(f"{layer.path}: expected {geometry_type} features only")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -137,8 +138,8 @@ def read_geonames(layer: RawLayer) -> pd.DataFrame:
     )
 
 
-def read_vector_points(layer: RawLayer) -> pd.DataFrame:
-    """Points from GeoJSON / GeoPackage / Shapefile as a lon/lat frame."""
+def open_vector(layer: RawLayer) -> gpd.GeoDataFrame:
+    """A vector file's features, with the layer's CRS where the file names none."""
     if not layer.path.is_file():
         raise InputError(f"{layer.path}: file not found")
     try:
@@ -147,6 +148,12 @@ def read_vector_points(layer: RawLayer) -> pd.DataFrame:
         raise InputError(f"{layer.path}: cannot read vector file ({error})") from None
     if frame.crs is None:
         frame = frame.set_crs(parse_crs(layer.crs, str(layer.path)))
+    return frame
+
+
+def read_vector_points(layer: RawLayer) -> pd.DataFrame:
+    """Points from GeoJSON / GeoPackage / Shapefile as a lon/lat frame."""
+    frame = open_vector(layer)
     geometry = frame.geometry.to_numpy()
     points = shapely.get_type_id(geometry) == shapely.GeometryType.POINT
     if not points.all():

@@ -12,12 +12,11 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import rasterio
 from affine import Affine
-from pyproj import CRS
 
 from coverageplan.errors import InputError
 from coverageplan.region.importers.crs import WGS84
+from coverageplan.region.io import read_raster
 from coverageplan.region.model import Terrain
 
 HGT_VOID = -32768
@@ -60,19 +59,6 @@ def read_hgt(path: Path) -> Terrain:
     return Terrain(elevation_m=elevation, transform=transform, crs=WGS84)
 
 
-def read_geotiff(path: Path) -> Terrain:
-    """Band 1 of a DEM raster, nodata as NaN (voids are filled after mosaicking)."""
-    try:
-        with rasterio.open(path) as dataset:
-            elevation = dataset.read(1, masked=True).astype(np.float32).filled(np.nan)
-            transform, crs = dataset.transform, dataset.crs
-    except rasterio.errors.RasterioIOError as error:
-        raise InputError(f"{path}: cannot read DEM ({error})") from None
-    if crs is None:
-        raise InputError(f"{path}: the DEM has no CRS; give it one (e.g. gdal_edit -a_srs)")
-    return Terrain(elevation_m=elevation, transform=transform, crs=CRS.from_user_input(crs))
-
-
 def read_tile(path: Path) -> Terrain:
     """An SRTM tile (``.hgt``, ``.hgt.zip``) or any raster rasterio reads."""
     if not path.is_file():
@@ -80,7 +66,7 @@ def read_tile(path: Path) -> Terrain:
     name = path.name.lower()
     if name.endswith((".hgt", ".hgt.zip")):
         return read_hgt(path)
-    return read_geotiff(path)
+    return read_raster(path)
 
 
 def mosaic(tiles: list[Terrain], sources: list[Path]) -> Terrain:
