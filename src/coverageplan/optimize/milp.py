@@ -49,6 +49,52 @@ def power_of_ten_scale(values: np.ndarray) -> float:
     return float(10.0 ** np.round(np.log10(np.median(positive))))
 
 
+def free_standing(problem: Problem) -> np.ndarray:
+    """(n, k) bool: option j of village i needs nothing shared (no site, trench, beam or host)."""
+    free = np.ones(problem.cost.shape, dtype=bool)
+    if problem.has_fibre_tree:
+        free[:, FIBRE] = False
+    if problem.has_cellular:
+        free[:, CELLULAR] = problem.existing_cover
+    if problem.has_beams:
+        free[:, SATELLITE] = False
+    if problem.has_hosts:
+        free[:, CONSOLIDATE] = False
+    return free
+
+
+def dominated(problem: Problem, usable: np.ndarray) -> np.ndarray:
+    """(n, k) bool: options another usable, free-standing option of the village dominates.
+
+    Option j' dominates j when it costs no more, brings no less benefit and
+    counts no less towards every target, and needs nothing shared; any plan
+    using j is then no worse with j' instead, so dropping j is exact. Of two
+    equal free-standing options the lower index stays. The loop is over
+    option pairs (k ≤ 4), not villages.
+    """
+    free = free_standing(problem) & usable
+    out = np.zeros_like(usable)
+    k = problem.cost.shape[1]
+    for j in range(k):
+        for better in range(k):
+            if better == j:
+                continue
+            at_least = (
+                free[:, better]
+                & (problem.cost[:, better] <= problem.cost[:, j])
+                & (problem.benefit[:, better] >= problem.benefit[:, j])
+            )
+            strictly = (problem.cost[:, better] < problem.cost[:, j]) | (
+                problem.benefit[:, better] > problem.benefit[:, j]
+            )
+            if len(problem.target_names):
+                weights = problem.target_weight
+                at_least &= (weights[:, :, better] >= weights[:, :, j]).all(axis=0)
+                strictly |= (weights[:, :, better] > weights[:, :, j]).any(axis=0)
+            out[:, j] |= at_least & (strictly | (better < j) | ~free[:, j])
+    return out & usable
+
+
 @dataclass(frozen=True)
 class Formulation:
     """``max c·v`` s.t. ``row_lower ≤ A v ≤ row_upper``, ``v`` binary; v = [x, y, g].
@@ -99,6 +145,7 @@ def build_formulation(problem: Problem, goal: str = "max_benefit") -> Formulatio
         usable[:, CELLULAR] &= reachable
     if problem.has_beams:
         usable[:, SATELLITE] &= problem.sat_demand <= problem.beam_capacity[problem.beam]
+    usable &= ~dominated(problem, usable)
     x_village, x_option = np.nonzero(usable)
     n_x = len(x_village)
     n_y = problem.n_sites if problem.has_cellular else 0
@@ -297,26 +344,36 @@ class SolverResult:
     solve_time_s: float
 
 
-def solve_highs(formulation: Formulation, *, time_limit_s: float, mip_gap: float) -> SolverResult:
-    """Solve with HiGHS through highspy; status from HiGHS's own model status.
+def _highs_status(highs: object, has_solution: bool) -> str:
+    import highspy
 
-    A watchdog cancels the solve if HiGHS overruns its own time limit by more
-    than a quarter (HiGHS checks its limit only between phases).
-    """
+    status_by_model = {
+        highspy.HighsModelStatus.kOptimal: "optimal",
+        highspy.HighsModelStatus.kTimeLimit: "time_limit",
+        highspy.HighsModelStatus.kInterrupt: "time_limit",
+        highspy.HighsModelStatus.kInfeasible: "infeasible",
+    }
+    status = status_by_model.get(
+        highs.getModelStatus(),  # type: ignore[attr-defined]
+        "feasible" if has_solution else "no_solution",
+    )
+    if status in ("time_limit", "feasible") and not has_solution:
+        status = "no_solution"
+    return status
+
+
+def highs_model(formulation: Formulation, *, integer: bool) -> object:
+    """A silent ``highspy.Highs`` holding the formulation (HiGHS minimises: costs negated)."""
     import highspy
 
     n_vars = formulation.objective.size
-    if n_vars == 0:
-        return SolverResult(np.zeros(0), 0.0, "optimal", "highs", 0.0)
     highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("time_limit", float(time_limit_s))
-    highs.setOptionValue("mip_rel_gap", float(mip_gap))
     highs.setOptionValue("primal_feasibility_tolerance", FEASIBILITY_TOLERANCE)
     lp = highspy.HighsLp()
     lp.num_col_ = n_vars
     lp.num_row_ = formulation.a_matrix.shape[0]
-    lp.col_cost_ = -formulation.objective  # HiGHS minimises
+    lp.col_cost_ = -formulation.objective
     lp.col_lower_ = np.zeros(n_vars)
     lp.col_upper_ = np.ones(n_vars)
     lp.row_lower_ = formulation.row_lower
@@ -326,31 +383,131 @@ def solve_highs(formulation: Formulation, *, time_limit_s: float, mip_gap: float
     lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
     lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
     lp.a_matrix_.value_ = matrix.data.astype(np.float64)
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_vars
+    if integer:
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * n_vars
     highs.passModel(lp)
-    watchdog = threading.Timer(1.25 * time_limit_s + 1.0, highs.cancelSolve)
+    return highs
+
+
+def run_with_watchdog(highs: object, time_limit_s: float) -> float:
+    """Run HiGHS under its time limit; a watchdog cancels it on an overrun. Returns seconds.
+
+    HiGHS checks its limit only between phases (a 30 s limit was seen to
+    stop at 78 s), so a thread calls ``cancelSolve`` half a second after it.
+    """
+    highs.setOptionValue("time_limit", float(time_limit_s))  # type: ignore[attr-defined]
+    watchdog = threading.Timer(time_limit_s + 0.5, highs.cancelSolve)  # type: ignore[attr-defined]
     started = time.perf_counter()
     watchdog.start()
     try:
-        highs.run()
+        highs.run()  # type: ignore[attr-defined]
     finally:
         watchdog.cancel()
-    elapsed = time.perf_counter() - started
-    model_status = highs.getModelStatus()
-    info = highs.getInfo()
+    return time.perf_counter() - started
+
+
+def solve_highs(
+    formulation: Formulation,
+    *,
+    time_limit_s: float,
+    mip_gap: float,
+    integer: bool = True,
+) -> SolverResult:
+    """Solve with HiGHS through highspy; status from HiGHS's own model status.
+
+    ``integer=False`` solves the LP relaxation (its optimum is then the bound).
+    No MIP start is passed: HiGHS 1.16 was seen to value a start wrongly in
+    its presolved space (a constant offset lost) and then report "optimal"
+    with a wrong objective.
+    """
+    n_vars = formulation.objective.size
+    if n_vars == 0:
+        return SolverResult(np.zeros(0), 0.0, "optimal", "highs", 0.0)
+    highs = highs_model(formulation, integer=integer)
+    highs.setOptionValue("mip_rel_gap", float(mip_gap))  # type: ignore[attr-defined]
+    elapsed = run_with_watchdog(highs, time_limit_s)
+    info = highs.getInfo()  # type: ignore[attr-defined]
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    status_by_model = {
-        highspy.HighsModelStatus.kOptimal: "optimal",
-        highspy.HighsModelStatus.kTimeLimit: "time_limit",
-        highspy.HighsModelStatus.kInterrupt: "time_limit",
-        highspy.HighsModelStatus.kInfeasible: "infeasible",
-    }
-    status = status_by_model.get(model_status, "feasible" if has_solution else "no_solution")
-    if status in ("time_limit", "feasible") and not has_solution:
-        status = "no_solution"
-    values = np.asarray(highs.getSolution().col_value) if has_solution else None
-    bound = -float(info.mip_dual_bound) if status != "infeasible" else -np.inf
+    status = _highs_status(highs, has_solution)
+    values = np.asarray(highs.getSolution().col_value) if has_solution else None  # type: ignore[attr-defined]
+    if status == "infeasible":
+        bound = -np.inf
+    elif not integer:
+        bound = -float(info.objective_function_value) if status == "optimal" else np.inf
+    else:
+        bound = -float(info.mip_dual_bound)
     return SolverResult(values, bound, status, "highs", elapsed)
+
+
+class LpRelaxation:
+    """The LP relaxation kept alive in HiGHS so budget changes re-solve warm (dual simplex).
+
+    Used by the frontier: one model, the budget row's limit moved from one
+    budget to the next.
+    """
+
+    def __init__(self, formulation: Formulation) -> None:
+        self.formulation = formulation
+        self.highs = highs_model(formulation, integer=False)
+
+    def solve(self, budget: float, time_limit_s: float) -> SolverResult:
+        """LP optimum for ``budget`` (money units); bound = the LP value."""
+        f = self.formulation
+        if f.budget_row >= 0:
+            self.highs.changeRowBounds(f.budget_row, -np.inf, budget / f.money_scale)  # type: ignore[attr-defined]
+        elapsed = run_with_watchdog(self.highs, time_limit_s)
+        info = self.highs.getInfo()  # type: ignore[attr-defined]
+        has_solution = info.primal_solution_status == 2
+        status = _highs_status(self.highs, has_solution)
+        values = np.asarray(self.highs.getSolution().col_value) if has_solution else None  # type: ignore[attr-defined]
+        bound = -float(info.objective_function_value) if status == "optimal" else np.inf
+        if status == "infeasible":
+            bound = -np.inf
+        return SolverResult(values, bound, status, "highs", elapsed)
+
+
+def restricted(
+    formulation: Formulation, lower: np.ndarray, upper: np.ndarray
+) -> tuple[Formulation, np.ndarray, np.ndarray] | None:
+    """The formulation over the free columns (``lower < upper``), the others fixed.
+
+    Fixed columns' activity moves into the row limits; rows left without a
+    free column are dropped. Returns (sub-formulation, free column indices,
+    full vector of fixed values), or None when the fixed part already breaks
+    a row. The sub-formulation's ``x_*`` arrays are those of its x columns.
+    """
+    free = np.flatnonzero(lower < upper)
+    fixed = np.where(lower < upper, 0.0, lower)
+    matrix = formulation.a_matrix.tocsc()
+    activity = matrix @ fixed
+    tolerance = 1e-9
+    sub_matrix = matrix[:, free].tocsr()
+    rows = np.flatnonzero(np.diff(sub_matrix.indptr) > 0)
+    empty = np.setdiff1d(np.arange(matrix.shape[0]), rows)
+    lo, up = formulation.row_lower - activity, formulation.row_upper - activity
+    if (lo[empty] > tolerance).any() or (up[empty] < -tolerance).any():
+        return None
+    budget_row = formulation.budget_row
+    new_budget_row = -1
+    if budget_row >= 0 and budget_row in rows:
+        new_budget_row = int(np.searchsorted(rows, budget_row))
+    x_free = free[free < formulation.n_x]
+    sub = Formulation(
+        objective=formulation.objective[free],
+        a_matrix=sub_matrix[rows].tocsc(),
+        row_lower=lo[rows],
+        row_upper=up[rows],
+        x_village=formulation.x_village[x_free],
+        x_option=formulation.x_option[x_free],
+        budget_row=new_budget_row,
+        n_x=len(x_free),
+        n_y=int(((free >= formulation.n_x) & (free < formulation.n_x + formulation.n_y)).sum()),
+        n_g=int((free >= formulation.n_x + formulation.n_y).sum()),
+        money_scale=formulation.money_scale,
+        benefit_scale=formulation.benefit_scale,
+        goal=formulation.goal,
+    )
+    return sub, free, fixed
 
 
 def pulp_solver(name: str, *, time_limit_s: float, mip_gap: float) -> object:
