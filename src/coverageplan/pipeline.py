@@ -19,10 +19,10 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from coverageplan.economics import economics
-from coverageplan.engineering import compute_reach
+from coverageplan.economics import Economics, economics
+from coverageplan.engineering import Reach, compute_reach
 from coverageplan.engineering.fibre import access_points_xy
-from coverageplan.optimize import solve
+from coverageplan.optimize import Problem, solve
 from coverageplan.policy import Villages, build_problem, classify_by_rules, consolidation_hosts
 from coverageplan.region import Region, read_region, validate_region, write_region
 from coverageplan.region.importers import ImportReport, import_region
@@ -141,8 +141,20 @@ def village_arrays(region: Region, scenario: Scenario) -> Villages:
     )
 
 
-def run(scenario: Scenario, *, write: bool = True) -> Result:
-    """Plan one scenario end to end; write its outputs unless ``write`` is False."""
+@dataclass(frozen=True)
+class Prepared:
+    """Every stage up to the optimizer: what ``solve`` needs and what reports draw on."""
+
+    region: Region
+    villages: Villages
+    reach: Reach
+    econ: Economics
+    problem: Problem
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+
+def prepare(scenario: Scenario) -> Prepared:
+    """Region, engineering, economics and policy: the scenario turned into a Problem."""
     timings: dict[str, float] = {}
     with _stage("region", timings):
         region = load_region(scenario.region)
@@ -163,17 +175,32 @@ def run(scenario: Scenario, *, write: bool = True) -> Result:
             reach, villages.households, household_income, host, scenario.costs, scenario.demand
         )
         problem = build_problem(villages, reach, econ, policy, scenario.demand)
+    return Prepared(region, villages, reach, econ, problem, timings)
+
+
+def run(scenario: Scenario, *, write: bool = True) -> Result:
+    """Plan one scenario end to end; write its outputs unless ``write`` is False."""
+    prepared = prepare(scenario)
+    timings = dict(prepared.timings_s)
     with _stage("optimize", timings):
         optimizer = scenario.optimizer
         plan = solve(
-            problem,
+            prepared.problem,
             optimizer.method,
-            goal="max_benefit" if policy.mode == "max_coverage" else "min_cost",
+            goal="max_benefit" if scenario.policy.mode == "max_coverage" else "min_cost",
             solver=optimizer.solver,
             time_limit_s=optimizer.time_limit_s,
             mip_gap=optimizer.mip_gap,
         )
-    context = PlanContext(scenario, region, reach, econ, problem, plan, villages)
+    context = PlanContext(
+        scenario,
+        prepared.region,
+        prepared.reach,
+        prepared.econ,
+        prepared.problem,
+        plan,
+        prepared.villages,
+    )
     output_dir = None
     if write:
         with _stage("outputs", timings):
