@@ -588,7 +588,11 @@ class Policy(Section):
 class Optimizer(Section):
     """How the plan is optimized."""
 
-    method: Literal["milp"] = Field("milp", description="Solution method.")
+    method: Literal["milp", "frontier"] = Field(
+        "milp",
+        description="'milp': LP-guided exact MILP; 'frontier': the budget-frontier machinery "
+        "(LP anchors and greedy fills, proven bounds; max_coverage only).",
+    )
     solver: Literal["highs", "cbc"] = Field(
         "highs", description="'highs' through highspy, 'cbc' through PuLP."
     )

@@ -1,5 +1,6 @@
 """Optimizer: ``Problem`` → :func:`solve` → ``Plan`` (see DESIGN.md, "The optimizer contract")."""
 
+from coverageplan.optimize.frontier import frontier
 from coverageplan.optimize.problem import (
     CELLULAR,
     CONSOLIDATE,
@@ -11,4 +12,14 @@ from coverageplan.optimize.problem import (
 )
 from coverageplan.optimize.solve import solve
 
-__all__ = ["CELLULAR", "CONSOLIDATE", "FIBRE", "SATELLITE", "UNSERVED", "Plan", "Problem", "solve"]
+__all__ = [
+    "CELLULAR",
+    "CONSOLIDATE",
+    "FIBRE",
+    "SATELLITE",
+    "UNSERVED",
+    "Plan",
+    "Problem",
+    "frontier",
+    "solve",
+]

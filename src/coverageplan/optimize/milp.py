@@ -323,14 +323,21 @@ def build_formulation(problem: Problem, goal: str = "max_benefit") -> Formulatio
     )
 
 
+def with_budget(formulation: Formulation, budget: float) -> Formulation:
+    """The same formulation with the budget row's limit set to ``budget`` (money units)."""
+    if formulation.budget_row < 0:
+        return formulation
+    row_upper = formulation.row_upper.copy()
+    row_upper[formulation.budget_row] = max(0.0, budget / formulation.money_scale)
+    return replace(formulation, row_upper=row_upper)
+
+
 def with_budget_margin(formulation: Formulation, margin: float) -> Formulation:
     """The same formulation with the budget row's limit lowered by ``margin`` (money units)."""
     if formulation.budget_row < 0 or margin == 0:
         return formulation
-    row_upper = formulation.row_upper.copy()
-    budget_row = formulation.budget_row
-    row_upper[budget_row] = max(0.0, row_upper[budget_row] - margin / formulation.money_scale)
-    return replace(formulation, row_upper=row_upper)
+    budget = formulation.row_upper[formulation.budget_row] * formulation.money_scale
+    return with_budget(formulation, budget - margin)
 
 
 @dataclass(frozen=True)
@@ -395,7 +402,9 @@ def run_with_watchdog(highs: object, time_limit_s: float) -> float:
     HiGHS checks its limit only between phases (a 30 s limit was seen to
     stop at 78 s), so a thread calls ``cancelSolve`` half a second after it.
     """
-    highs.setOptionValue("time_limit", float(time_limit_s))  # type: ignore[attr-defined]
+    # HiGHS's clock runs over the instance's life, not per run: the limit is set past it.
+    already = float(highs.getRunTime())  # type: ignore[attr-defined]
+    highs.setOptionValue("time_limit", already + float(time_limit_s))  # type: ignore[attr-defined]
     watchdog = threading.Timer(time_limit_s + 0.5, highs.cancelSolve)  # type: ignore[attr-defined]
     started = time.perf_counter()
     watchdog.start()
@@ -464,6 +473,18 @@ class LpRelaxation:
         if status == "infeasible":
             bound = -np.inf
         return SolverResult(values, bound, status, "highs", elapsed)
+
+    def budget_price(self) -> float:
+        """The budget row's shadow price after an optimal solve: objective per money (scaled).
+
+        By LP duality the relaxation's value V(b) is concave in the budget,
+        so V(b') ≤ V(b) + price · (b' − b) for every b' (scaled units).
+        """
+        f = self.formulation
+        if f.budget_row < 0:
+            return 0.0
+        row_dual = self.highs.getSolution().row_dual[f.budget_row]  # type: ignore[attr-defined]
+        return -float(row_dual)  # HiGHS minimises −objective: a ≤ row's dual is ≤ 0
 
 
 def restricted(

@@ -17,6 +17,7 @@ village's surplus pays for shared sites and trenches).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -177,6 +178,14 @@ class Problem:
         set_(self, "has_fibre_tree", has_tree)
         set_(self, "has_beams", has_beams)
         set_(self, "has_hosts", has_hosts)
+
+    def at_budget(self, budget: float) -> Problem:
+        """The same problem with another budget (arrays shared, not re-validated)."""
+        if np.isnan(budget) or budget < 0:
+            raise ValueError(f"Problem.budget: expected a number ≥ 0 (inf: none), got {budget}")
+        other = copy.copy(self)
+        object.__setattr__(other, "budget", float(budget))
+        return other
 
     @property
     def n_villages(self) -> int:

@@ -167,8 +167,21 @@ def decisions(
     choice[f.x_village[chosen]] = f.x_option[chosen]
     if f.n_y:
         sites_built = values[f.n_x : f.n_x + f.n_y].copy()
+    return infrastructure_for(problem, choice, sites_built)
+
+
+def infrastructure_for(
+    problem: Problem, choice: np.ndarray, sites_built: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """(choice, sites, trenches) with only the sites cellular villages rely on.
+
+    Trenches are exactly those the fibre villages need (theirs and above).
+    """
+    sites_built = sites_built.copy()
+    if problem.has_cellular and sites_built.any():
         relying = (choice == CELLULAR) & ~problem.existing_cover
         sites_built &= np.asarray(problem.cover[relying].sum(axis=0)).ravel() > 0
+    edges_built = np.zeros(problem.n_villages, dtype=bool)
     if problem.has_fibre_tree:
         edges_built = ancestors_of(problem.parent, choice == FIBRE)
     return choice, sites_built, edges_built
@@ -179,7 +192,7 @@ MAX_BUDGET_RETRIES = 3
 
 def solve(
     problem: Problem,
-    method: Literal["milp"] = "milp",
+    method: Literal["milp", "frontier"] = "milp",
     *,
     goal: Literal["max_benefit", "min_cost"] = "max_benefit",
     solver: str = "highs",
@@ -194,10 +207,17 @@ def solve(
     or the name of any solver PuLP knows. The plan is recomputed from the
     decisions and verified against every constraint; a plan that breaks one
     raises :class:`SolverError`. An infeasible min-cost problem raises
-    :class:`InfeasibleError`.
+    :class:`InfeasibleError`. ``method="frontier"`` answers through
+    :func:`~coverageplan.optimize.frontier.frontier` for the one budget.
     """
+    if method == "frontier":
+        if goal != "max_benefit":
+            raise ValueError("method 'frontier' plans for budgets: it needs goal 'max_benefit'")
+        from coverageplan.optimize.frontier import frontier
+
+        return frontier(problem, [problem.budget], time_limit_s=time_limit_s, mip_gap=mip_gap)[0]
     if method != "milp":
-        raise ValueError(f"unknown method {method!r}; available: 'milp'")
+        raise ValueError(f"unknown method {method!r}; available: 'milp', 'frontier'")
     formulation = build_formulation(problem, goal)
     margin, bounds, solve_time_s = 0.0, [], 0.0
     for _ in range(MAX_BUDGET_RETRIES):
@@ -216,16 +236,46 @@ def solve(
             f"no plan meets every target ({', '.join(problem.target_names) or 'none'}) "
             f"within the constraints; solver status {result.status}"
         )
+    return checked_plan(
+        problem,
+        (choice, sites_built, edges_built),
+        scaled_bound=bounds[0],
+        formulation=formulation,
+        status=result.status,
+        solver=result.solver,
+        solve_time_s=solve_time_s,
+        goal=goal,
+    )
+
+
+def checked_plan(
+    problem: Problem,
+    decided: tuple[np.ndarray, ...],
+    *,
+    scaled_bound: float,
+    formulation: Formulation,
+    status: str,
+    solver: str,
+    solve_time_s: float,
+    goal: str = "max_benefit",
+) -> Plan:
+    """A Plan from (choice, sites_built, edges_built), every constraint verified.
+
+    ``scaled_bound`` is the solver's bound on the maximised objective in the
+    formulation's scaled units; objective, cost and gap are recomputed here
+    from the decisions. A plan that breaks a constraint raises SolverError.
+    """
+    choice, sites_built, edges_built = decided
     violations = plan_violations(problem, choice, sites_built, edges_built)
     if violations:
         raise SolverError(
-            f"{result.solver} returned a plan that breaks constraints: {'; '.join(violations)}"
+            f"{solver} returned a plan that breaks constraints: {'; '.join(violations)}"
         )
     benefit = plan_benefit(problem, choice)
     total_cost = plan_cost(problem, choice, sites_built, edges_built)
     if goal == "min_cost":
         objective = total_cost
-        bound = -bounds[0] * formulation.money_scale  # a lower bound on cost
+        bound = -scaled_bound * formulation.money_scale  # a lower bound on cost
         bound = min(bound, objective) if np.isfinite(bound) else -np.inf
         gap = (
             (objective - bound) / abs(objective)
@@ -234,7 +284,7 @@ def solve(
         )
     else:
         objective = benefit
-        bound = bounds[0] * formulation.benefit_scale
+        bound = scaled_bound * formulation.benefit_scale
         bound = max(bound, objective) if np.isfinite(bound) else np.inf
         gap = (
             (bound - objective) / objective if objective > 0 else (0.0 if bound <= 1e-9 else np.inf)
@@ -247,8 +297,8 @@ def solve(
         objective=objective,
         bound=float(bound),
         gap=float(gap),
-        status=result.status,
-        solver=result.solver,
+        status=status,
+        solver=solver,
         solve_time_s=solve_time_s,
         goal=goal,
         benefit=benefit,

@@ -1,0 +1,110 @@
+"""The budget frontier against exhaustive enumeration, the MILP and its own invariants."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from coverageplan.optimize import Problem, frontier, solve
+from coverageplan.optimize.frontier import cost_to_network
+from coverageplan.optimize.problem import plan_violations
+from coverageplan.pipeline import prepare
+from coverageplan.scenario import Scenario
+from tests.test_optimize import brute_force, random_problem
+
+
+def spend_ceiling(problem: Problem) -> float:
+    """Money enough to buy everything: an upper end for budget ranges."""
+    return float(
+        np.clip(problem.cost, 0, None).sum() + problem.site_cost.sum() + problem.edge_cost.sum()
+    )
+
+
+def check_frontier(problem: Problem, budgets: np.ndarray, plans: list, mip_gap: float) -> None:
+    """Every plan valid at its budget, its bound proven, benefit monotone in the budget."""
+    assert len(plans) == len(budgets)
+    for budget, plan in zip(budgets, plans, strict=True):
+        if plan.status in ("infeasible", "no_solution"):
+            assert plan.objective == -np.inf and not plan.is_optimal
+            continue
+        assert plan.total_cost <= budget + 1e-9
+        assert not plan_violations(problem.at_budget(float(budget)), *decided(plan))
+        assert plan.bound >= plan.objective - 1e-9
+        if plan.is_optimal:
+            assert plan.gap <= mip_gap + 1e-9
+    order = np.argsort(budgets, kind="stable")
+    objectives = np.array([plans[i].objective for i in order])
+    objectives = objectives[np.isfinite(objectives)]
+    assert (np.diff(objectives) >= -1e-9).all()
+
+
+def decided(plan) -> tuple[np.ndarray, ...]:
+    return plan.choice, plan.sites_built, plan.edges_built
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_frontier_bounds_hold_against_enumeration(seed: int) -> None:
+    problem = random_problem(seed, extended=seed % 3 == 0)
+    budgets = np.array([0.9, 0.05, 0.3, 0.6, 0.15]) * spend_ceiling(problem)
+    plans = frontier(problem, budgets, time_limit_s=20, mip_gap=1e-6)
+    check_frontier(problem, budgets, plans, 1e-6)
+    for budget, plan in zip(budgets, plans, strict=True):
+        best = brute_force(problem.at_budget(float(budget)))
+        if plan.status == "infeasible":
+            assert best == 0.0 or not np.isfinite(best)
+            continue
+        assert plan.objective <= best + 1e-6
+        assert plan.bound >= best - 1e-6  # the bound is a proof: never below the optimum
+        if plan.is_optimal:
+            assert plan.objective == pytest.approx(best, abs=1e-5)
+
+
+@pytest.fixture(scope="module")
+def synthetic_problem() -> Problem:
+    scenario = Scenario.model_validate(
+        {"region": {"synthetic": {"villages": 1500, "seed": 5}}, "policy": {"budget_usd": 1e7}}
+    )
+    return prepare(scenario).problem
+
+
+def test_frontier_on_a_synthetic_region_is_within_half_a_percent(synthetic_problem) -> None:
+    ceiling = spend_ceiling(synthetic_problem)
+    budgets = np.linspace(0.02, 0.6, 25) * ceiling
+    plans = frontier(synthetic_problem, budgets, time_limit_s=60, mip_gap=5e-3)
+    check_frontier(synthetic_problem, budgets, plans, 5e-3)
+    assert all(plan.is_optimal for plan in plans), [plan.gap for plan in plans]
+    for index in (3, 17):  # an exact MILP at the same budget sits between plan and bound
+        exact = solve(synthetic_problem.at_budget(float(budgets[index])), mip_gap=1e-6)
+        assert plans[index].objective <= exact.objective + 1e-6
+        assert plans[index].bound >= exact.objective - 1e-6
+
+
+def test_a_tiny_time_limit_still_returns_honest_plans(synthetic_problem) -> None:
+    budgets = np.linspace(0.05, 0.5, 6) * spend_ceiling(synthetic_problem)
+    plans = frontier(synthetic_problem, budgets, time_limit_s=1e-3, mip_gap=1e-4)
+    check_frontier(synthetic_problem, budgets, plans, 1e-4)
+    assert {plan.status for plan in plans} <= {"optimal", "time_limit"}
+    assert all(plan.objective > 0 for plan in plans)  # the greedy plans, at least
+
+
+def test_solve_with_method_frontier_is_one_budget_of_it(synthetic_problem) -> None:
+    problem = synthetic_problem.at_budget(0.2 * spend_ceiling(synthetic_problem))
+    plan = solve(problem, "frontier", mip_gap=5e-3)
+    assert plan.total_cost <= problem.budget
+    assert plan.is_optimal and plan.gap <= 5e-3
+
+
+@pytest.mark.parametrize(
+    ("budgets", "message"),
+    [([], "non-empty"), ([1.0, -2.0], "non-negative"), ([np.inf], "finite")],
+)
+def test_bad_budgets_are_refused(budgets, message) -> None:
+    problem = random_problem(1)
+    with pytest.raises(ValueError, match=message):
+        frontier(problem, budgets)
+
+
+def test_cost_to_network_sums_every_trench_above() -> None:
+    parent = np.array([-1, 0, 1, 1, -1, 4])
+    edge_cost = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+    assert cost_to_network(parent, edge_cost).tolist() == [1, 3, 7, 11, 16, 48]
