@@ -3,22 +3,21 @@
 One formulation is built at the largest budget and its LP relaxation kept
 alive in HiGHS, so moving the budget row re-solves warm.
 
-* **Anchors.** At a few budgets the LP is solved and a MILP restricted to
-  the LP's support (as in :func:`~coverageplan.optimize.solve.solve_lp_guided`)
-  gives an integer plan.
-* **Bounds.** The LP value V(b) is concave in the budget b (LP duality), so
-  each anchor k bounds every budget: V(b) ≤ V(b_k) + λ_k (b − b_k), with λ_k
-  the budget row's shadow price. A budget's bound is the least of these lines.
-* **Plans between anchors.** Each anchor plan (and the empty plan) is
-  extended by greedy upgrades — every village's best move by benefit gained
-  per money, using sites already built, trenches to the network at their
-  unbuilt cost and free beam capacity — sorted once; a budget buys the
-  longest prefix it can afford (one ``searchsorted``). A budget's plan is
-  the best of these over the anchors at or below it and of every smaller
-  budget's plan, so benefit never falls as the budget grows.
-* **Refinement.** While some plan is more than ``mip_gap`` below its bound and
-  time is left, the interval of untried budgets holding the widest gap is
-  bisected with a new anchor (its top first, whose LP bounds everything below).
+* **Bounds.** The LP is solved at every budget, largest first, each re-solve
+  warm from the last (within ``LP_TIME_SHARE`` of the time). Its value V(b)
+  is concave in the budget (LP duality), so each solved budget k bounds
+  every budget: V(b) ≤ V(b_k) + λ_k (b − b_k), with λ_k the budget row's
+  shadow price. A budget's bound is the least of these lines.
+* **Plans.** Greedy upgrades (:func:`upgrades`) of the empty plan and of
+  each anchor plan are sorted once; a budget buys the longest prefix it
+  can afford (one ``searchsorted``). A budget's plan is the best of these
+  over the anchors at or below it and of every smaller budget's plan, so
+  benefit never falls as the budget grows.
+* **Anchors.** While some plan is more than ``mip_gap`` below its bound and
+  time is left, the budget with the widest gap gets an integer plan from
+  the MILP restricted to its LP's support (as in
+  :func:`~coverageplan.optimize.solve.solve_lp_guided`), and its upgrades
+  join the greedy fills.
 """
 
 from __future__ import annotations
@@ -26,9 +25,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import sparse
 
 from coverageplan.optimize.milp import (
     Formulation,
@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 
 Decided = tuple[np.ndarray, ...]  # (choice, sites_built, edges_built)
 FULL_MILP_SHARE = 0.5  # of the time left, for an anchor the restricted MILP could not settle
+LP_TIME_SHARE = 0.4  # of the time limit, at most, for the LP bounds
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class Anchor:
     budget: float
     lp_value: float
     price: float
-    decided: Decided | None
+    lp_values: np.ndarray | None  # the LP solution (float32), kept until a plan is made here
+    decided: Decided | None = None
     milp_bound: float = np.inf  # the full MILP's dual bound here, when it had to run
 
 
@@ -81,15 +83,19 @@ class Anchor:
 class Upgrades:
     """A plan and its greedy upgrades in buying order (money, benefit: problem units).
 
-    Buying the first k upgrades costs at most ``spent[k-1]`` more than the
-    base and gains ``gained[k-1]`` benefit.
+    An upgrade is one village moving to a better option, or one new site
+    moving the villages it covers to cellular. Each village is credited to
+    the first upgrade that claims it, so buying the first k upgrades costs
+    exactly ``spent[k-1]`` more than the base (never less) and gains
+    ``gained[k-1]``.
     """
 
     base: Decided
     base_cost: float
     base_value: float
-    village: np.ndarray
-    option: np.ndarray
+    claim_rank: np.ndarray  # (n,) rank of the upgrade that moves each village (len: none)
+    claim_option: np.ndarray  # (n,) the option it moves to
+    site_rank: np.ndarray  # (m,) rank of the upgrade that builds each site (len: none)
     spent: np.ndarray
     gained: np.ndarray
 
@@ -108,8 +114,9 @@ class Upgrades:
         """The decisions ``budget`` buys: the base and its first affordable upgrades."""
         count = self.affordable(budget)
         choice = self.base[0].copy()
-        choice[self.village[:count]] = self.option[:count]
-        return infrastructure_for(problem, choice, self.base[1])
+        moved = self.claim_rank < count
+        choice[moved] = self.claim_option[moved]
+        return infrastructure_for(problem, choice, self.base[1] | (self.site_rank < count))
 
 
 def cost_to_network(parent: np.ndarray, edge_cost: np.ndarray) -> np.ndarray:
@@ -142,23 +149,28 @@ def subtree_reduce(parent: np.ndarray, values: np.ndarray, ufunc: np.ufunc) -> n
 
 
 def upgrades(problem: Problem, usable: np.ndarray, base: Decided) -> Upgrades:
-    """Each village's best upgrade over ``base``, ordered by benefit gained per money.
+    """Greedy upgrades of ``base``, ordered by benefit gained per money.
 
-    An upgrade moves one village to a better option using what ``base``
-    built: cellular only under a built or existing site; fibre with the
-    unbuilt trenches to the network (ranked with each trench's cost shared
-    among the candidates below it, then costed exactly: a trench is paid by
-    the first upgrade in buying order that needs it); satellite within its
-    beam's free capacity, shared out in buying order. Savings are not
-    counted, so ``spent`` never understates. Consolidated villages and their
-    hosts keep their option. No loop over villages.
+    Village upgrades move one village to its best option by that ratio:
+    cellular under a site already there, fibre with the unbuilt trenches to
+    the network, satellite within its beam's free capacity (shared out in
+    buying order). Site upgrades build one new site and move to cellular the
+    villages it covers that gain by it. For the order, a trench's cost is
+    shared among the fibre candidates below it and a site's villages are
+    counted as if no other site had them; then costs are made exact: a
+    village belongs to the first upgrade that claims it (later ones lose it,
+    and upgrades left with nothing are dropped) and a trench is paid by the
+    first fibre upgrade that needs it. Savings are not counted, targets never
+    lose weight, and consolidated villages and their hosts keep their
+    option. No loop over villages or sites.
     """
     choice, sites_built, edges_built = base
-    rows = np.arange(problem.n_villages)
+    n, m = problem.n_villages, problem.n_sites
+    rows = np.arange(n)
     served = choice >= 0
     held = np.where(served, choice, 0)
     gain = problem.benefit - np.where(served, problem.benefit[rows, held], 0.0)[:, None]
-    extra = problem.cost - np.where(served, problem.cost[rows, held], 0.0)[:, None]
+    extra = np.maximum(problem.cost - np.where(served, problem.cost[rows, held], 0.0)[:, None], 0.0)
     allowed = usable & (gain > 0)
     if problem.n_options > CONSOLIDATE:
         allowed[:, CONSOLIDATE] = False
@@ -167,15 +179,22 @@ def upgrades(problem: Problem, usable: np.ndarray, base: Decided) -> Upgrades:
     allowed[frozen] = False
     for weight in problem.target_weight:  # never lose ground on a coverage target
         allowed &= weight >= np.where(served, weight[rows, held], 0.0)[:, None]
+    new_site_members = sparse.csr_matrix((n, m), dtype=bool)
     if problem.has_cellular:
         reached = problem.existing_cover | (problem.cover @ sites_built.astype(np.int64) > 0)
+        wants_site = allowed[:, CELLULAR] & ~reached
         allowed[:, CELLULAR] &= reached
-    unbuilt = np.zeros(problem.n_villages)
-    if problem.has_fibre_tree:  # for ranking: each trench shared by the candidates below it
+        pair = problem.cover.tocoo()
+        keep = wants_site[pair.row] & ~sites_built[pair.col]
+        new_site_members = sparse.csr_matrix(
+            (np.ones(int(keep.sum()), dtype=bool), (pair.row[keep], pair.col[keep])), shape=(n, m)
+        )
+    unbuilt = np.zeros(n)
+    ranking_extra = extra.copy()
+    if problem.has_fibre_tree:
         unbuilt = np.where(edges_built, 0.0, problem.edge_cost)
         sharing = subtree_reduce(problem.parent, allowed[:, FIBRE].astype(float), np.add)
-        extra[:, FIBRE] += cost_to_network(problem.parent, unbuilt / np.maximum(sharing, 1))
-    free_capacity = np.zeros(0)
+        ranking_extra[:, FIBRE] += cost_to_network(problem.parent, unbuilt / np.maximum(sharing, 1))
     if problem.has_beams:
         load = np.bincount(
             problem.beam,
@@ -184,72 +203,152 @@ def upgrades(problem: Problem, usable: np.ndarray, base: Decided) -> Upgrades:
         )
         free_capacity = problem.beam_capacity - load
         allowed[:, SATELLITE] &= problem.sat_demand <= free_capacity[problem.beam]
-    extra = np.maximum(extra, 0.0)
+
+    # Village upgrades: the best ratio per village (free ones: the largest gain).
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(extra > 0, gain / extra, np.inf)
+        ratio = np.where(ranking_extra > 0, gain / ranking_extra, np.inf)
     ratio[~allowed] = -np.inf
-    # Best ratio per village; among free upgrades, the largest gain.
-    free = allowed & (extra == 0)
+    free = allowed & (ranking_extra == 0)
     option = np.where(
         free.any(axis=1), np.where(free, gain, -np.inf).argmax(axis=1), ratio.argmax(axis=1)
     )
     village = np.flatnonzero(allowed[rows, option])
     option = option[village]
-    order = np.lexsort((-gain[village, option], -ratio[village, option]))
-    village, option = village[order], option[order]
-    if problem.has_beams:
+    # Site upgrades, ranked as if each site had its villages alone.
+    cellular_gain = gain[:, CELLULAR] if problem.has_cellular else np.zeros(n)
+    cellular_extra = extra[:, CELLULAR] if problem.has_cellular else np.zeros(n)
+    site_gain = new_site_members.T @ cellular_gain
+    site_extra = problem.site_cost + new_site_members.T @ cellular_extra
+    site = np.flatnonzero(site_gain > 0)
+    with np.errstate(divide="ignore"):
+        site_ratio = np.where(site_extra[site] > 0, site_gain[site] / site_extra[site], np.inf)
+
+    # One buying order over both kinds: village upgrades then site upgrades as item ids.
+    item_ratio = np.concatenate([ratio[village, option], site_ratio])
+    item_gain = np.concatenate([gain[village, option], site_gain[site]])
+    order = np.lexsort((-item_gain, -item_ratio))
+    total = len(order)
+    village_item = np.full(n, -1)  # rank of each village's own upgrade
+    rank_of = np.empty(total, dtype=np.int64)
+    rank_of[order] = np.arange(total)
+    if problem.has_beams:  # satellite capacity in buying order; over-capacity upgrades dropped
         on_sat = np.flatnonzero(option == SATELLITE)
-        beam = problem.beam[village[on_sat]]
-        by_beam = np.argsort(beam, kind="stable")  # keeps buying order within a beam
-        running = np.cumsum(problem.sat_demand[village[on_sat]][by_beam])
+        by_rank = on_sat[np.argsort(rank_of[on_sat], kind="stable")]
+        beam = problem.beam[village[by_rank]]
+        by_beam = np.argsort(beam, kind="stable")
+        running = np.cumsum(problem.sat_demand[village[by_rank]][by_beam])
         starts = np.searchsorted(beam[by_beam], beam[by_beam], side="left")
         used = running - np.concatenate([[0.0], running])[starts]
-        over = on_sat[by_beam][used > free_capacity[beam[by_beam]] * (1 + 1e-12)]
-        keep = np.ones(len(village), dtype=bool)
-        keep[over] = False
-        village, option = village[keep], option[keep]
-    item_cost = np.maximum(
-        problem.cost[village, option] - problem.cost[village, held[village]] * served[village], 0.0
+        over = by_rank[by_beam][used > free_capacity[beam[by_beam]] * (1 + 1e-12)]
+        rank_of[over] = total  # never bought
+    village_item[village] = rank_of[: len(village)]
+    village_item[village_item < 0] = total
+    site_item = np.full(m, total)
+    site_item[site] = rank_of[len(village) :]
+    # First claim wins: a village goes to the earlier of its own upgrade and its first new site.
+    members = new_site_members.tocsr()
+    first_site = np.full(n, total)
+    has_members = np.diff(members.indptr) > 0
+    if members.nnz:
+        ranks = site_item[members.indices]
+        first_site[has_members] = np.minimum.reduceat(ranks, members.indptr[:-1][has_members])
+    claim_rank = np.minimum(village_item, first_site)
+    claim_option = np.where(village_item <= first_site, -1, CELLULAR)
+    claim_option[village] = np.where(village_item[village] <= first_site[village], option, CELLULAR)
+    claim_rank[claim_rank >= total] = total
+    claimed = claim_rank < total
+
+    # Exact gain and money per item from the claims, fibre trenches to their first buyer.
+    item_value = np.bincount(
+        claim_rank[claimed],
+        weights=gain[rows[claimed], claim_option[claimed]],
+        minlength=total,
     )
-    if problem.has_fibre_tree:  # exact: each unbuilt trench paid by its first buyer
-        rank = np.full(problem.n_villages, len(village))
-        on_fibre = option == FIBRE
-        rank[village[on_fibre]] = np.flatnonzero(on_fibre)
-        first_buyer = subtree_reduce(problem.parent, rank, np.minimum)
-        paid = (first_buyer < len(village)) & (unbuilt > 0)
-        item_cost += np.bincount(first_buyer[paid], weights=unbuilt[paid], minlength=len(village))
+    item_money = np.bincount(
+        claim_rank[claimed],
+        weights=extra[rows[claimed], claim_option[claimed]],
+        minlength=total,
+    )
+    built_now = site_item < total
+    item_money += np.bincount(
+        site_item[built_now], weights=problem.site_cost[built_now], minlength=total
+    )
+    if problem.has_fibre_tree:
+        fibre_rank = np.where(claimed & (claim_option == FIBRE), claim_rank, total)
+        first_buyer = subtree_reduce(problem.parent, fibre_rank, np.minimum)
+        paid = (first_buyer < total) & (unbuilt > 0)
+        item_money += np.bincount(first_buyer[paid], weights=unbuilt[paid], minlength=total)
+    # Drop upgrades left with no gain (claimed away or over capacity), then renumber;
+    # index ``total`` stands for "never".
+    bought = np.append(item_value > 0, False)
+    kept = int(bought.sum())
+    new_rank = np.append(np.cumsum(bought[:-1]) - 1, kept)
+    claim_rank = np.where(bought[claim_rank], new_rank[claim_rank], kept)
+    site_rank = np.where(bought[site_item], new_rank[site_item], kept)
     return Upgrades(
         base=base,
         base_cost=plan_cost(problem, *base),
         base_value=plan_benefit(problem, choice),
-        village=village,
-        option=option,
-        spent=np.cumsum(item_cost),
-        gained=np.cumsum(gain[village, option]),
+        claim_rank=claim_rank,
+        claim_option=np.where(claim_rank < kept, claim_option, UNSERVED),
+        site_rank=site_rank,
+        spent=np.cumsum(item_money[bought[:-1]]),
+        gained=np.cumsum(item_value[bought[:-1]]),
     )
 
 
-def _anchor(
-    problem: Problem,
-    formulation: Formulation,
-    relaxation: LpRelaxation,
-    budget: float,
-    *,
-    time_left_s: float,
-    mip_gap: float,
-) -> Anchor | None:
-    """LP value, price and LP-guided restricted-MILP plan at ``budget``; None if the LP stopped."""
+def usable_options(problem: Problem, formulation: Formulation) -> np.ndarray:
+    """(n, k) bool: the (village, option) pairs the formulation kept as variables."""
+    usable = np.zeros(problem.cost.shape, dtype=bool)
+    usable[formulation.x_village, formulation.x_option] = True
+    return usable
+
+
+def no_plan(problem: Problem) -> Decided:
+    """Decisions that serve nobody and build nothing."""
+    choice = np.full(problem.n_villages, UNSERVED, dtype=np.int64)
+    return infrastructure_for(problem, choice, np.zeros(problem.n_sites, dtype=bool))
+
+
+def greedy_full_cost(problem: Problem) -> float:
+    """Money the greedy upgrades spend when nothing limits them: a top for budget ranges."""
+    usable = usable_options(problem, build_formulation(problem.at_budget(np.inf)))
+    everyone = upgrades(problem, usable, no_plan(problem)).plan(problem, np.inf)
+    return plan_cost(problem, *everyone)
+
+
+def _lp_anchor(relaxation: LpRelaxation, budget: float, time_left_s: float) -> Anchor | None:
+    """LP value and budget price at ``budget`` (warm re-solve); None if the LP stopped early."""
     lp = relaxation.solve(budget, time_left_s)
     log.debug("anchor %.6g: LP %s in %.2f s", budget, lp.status, lp.solve_time_s)
     if lp.status == "infeasible":
         return Anchor(budget, -np.inf, 0.0, None)
     if lp.status != "optimal" or lp.values is None:
         return None
-    price = relaxation.budget_price()
-    time_left_s -= lp.solve_time_s
-    decided = None
-    sub = restricted(with_budget(formulation, budget), *lp_restriction(formulation, lp.values))
-    if sub is not None and time_left_s > 0:
+    return Anchor(budget, lp.bound, relaxation.budget_price(), lp.values.astype(np.float32))
+
+
+def _plan_anchor(
+    problem: Problem,
+    formulation: Formulation,
+    anchor: Anchor,
+    *,
+    time_left_s: float,
+    mip_gap: float,
+) -> Anchor:
+    """The anchor with an integer plan: the MILP restricted to its LP's support.
+
+    Only when that finds no plan does the full MILP run, for part of the time
+    left; its dual bound then bounds every budget at or below this one.
+    """
+    assert anchor.lp_values is not None
+    started = time.perf_counter()
+    budget = anchor.budget
+    at_budget = with_budget(formulation, budget)
+    decided, milp_bound = None, np.inf
+    lp_values = anchor.lp_values.astype(float)
+    sub = restricted(at_budget, *lp_restriction(formulation, lp_values))
+    if sub is not None:
         sub_formulation, free, fixed = sub
         result = solve_highs(
             sub_formulation, time_limit_s=time_left_s, mip_gap=mip_gap * SUB_GAP_SHARE
@@ -260,27 +359,20 @@ def _anchor(
         if result.values is not None:
             values = fixed.copy()
             values[free] = np.round(result.values)
-            rounded = SolverResult(values, lp.bound, result.status, "highs", result.solve_time_s)
+            rounded = SolverResult(values, anchor.lp_value, result.status, "highs", 0.0)
             candidate = decisions(problem, formulation, rounded)
             if _valid(problem, candidate, budget):
                 decided = candidate
-    value = -np.inf if decided is None else float(plan_benefit(problem, decided[0]))
-    milp_bound = np.inf
-    lp_value = lp.bound * formulation.benefit_scale
-    if not within_gap(value, lp_value, mip_gap) and time_left_s > 0:
-        # The restricted MILP found no plan close enough: the full MILP, for part of the time.
-        full = solve_highs(
-            with_budget(formulation, budget),
-            time_limit_s=time_left_s * FULL_MILP_SHARE,
-            mip_gap=mip_gap,
-        )
+    time_left_s -= time.perf_counter() - started
+    if decided is None and time_left_s > 0:
+        full = solve_highs(at_budget, time_limit_s=time_left_s * FULL_MILP_SHARE, mip_gap=mip_gap)
         log.debug("anchor %.6g: full MILP %s in %.2f s", budget, full.status, full.solve_time_s)
         milp_bound = full.bound
         if full.values is not None:
             candidate = decisions(problem, formulation, full)
-            if _valid(problem, candidate, budget) and plan_benefit(problem, candidate[0]) > value:
+            if _valid(problem, candidate, budget):
                 decided = candidate
-    return Anchor(budget, lp.bound, price, decided, milp_bound)
+    return replace(anchor, lp_values=None, decided=decided, milp_bound=milp_bound)
 
 
 def _valid(problem: Problem, decided: Decided, budget: float) -> bool:
@@ -319,24 +411,6 @@ def _relative_gap(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return gap
 
 
-def _next_anchor(values: np.ndarray, bounds: np.ndarray, mip_gap: float, tried: set[int]) -> int:
-    """Budget index to anchor next (bisecting the untried run with the widest gap); −1: done."""
-    gap = _relative_gap(values, bounds)
-    open_gap = [
-        int(i)
-        for i in np.argsort(-gap, kind="stable")
-        if i not in tried and not within_gap(values[i], bounds[i], mip_gap)
-    ]
-    if not open_gap:
-        return -1
-    widest = open_gap[0]
-    below = max((k for k in tried if k < widest), default=-1)
-    above = min((k for k in tried if k > widest), default=len(values))
-    if above == len(values):
-        return len(values) - 1
-    return (below + 1 + above - 1) // 2
-
-
 def frontier(
     problem: Problem,
     budgets: Sequence[float] | np.ndarray,
@@ -362,25 +436,19 @@ def frontier(
     ascending = budget_array[order]
     top = problem.at_budget(float(ascending[-1]))
     formulation = build_formulation(top)
-    usable = np.zeros(problem.cost.shape, dtype=bool)
-    usable[formulation.x_village, formulation.x_option] = True
+    usable = usable_options(problem, formulation)
     most = float(np.where(usable, problem.benefit, 0.0).max(axis=1, initial=0.0).sum())
     relaxation = LpRelaxation(formulation)
 
     def time_left() -> float:
         return time_limit_s - (time.perf_counter() - started)
 
-    nothing: Decided = infrastructure_for(
-        problem,
-        np.full(problem.n_villages, UNSERVED, dtype=np.int64),
-        np.zeros(problem.n_sites, dtype=bool),
-    )
+    nothing = no_plan(problem)
     anchors: dict[int, Anchor] = {}
     # (first budget index it may serve, upgrades of its plan): the empty plan, then anchors'.
     extensions: list[tuple[int, Upgrades]] = []
     if not plan_violations(top, *nothing):
         extensions.append((0, upgrades(problem, usable, nothing)))
-    tried: set[int] = set()
     values = np.full(len(ascending), -np.inf)
     extension_of = np.full(len(ascending), -1)  # the extension each budget's plan comes from
     priced_at = np.arange(len(ascending))  # the budget whose money bought that plan
@@ -401,24 +469,35 @@ def frontier(
                 )
         bounds[:] = np.minimum(bounds, bounds_at(list(anchors.values()), ascending, formulation))
 
-    refresh()
-    next_index = _next_anchor(values, bounds, mip_gap, tried)
-    while next_index >= 0 and time_left() > 0:
-        tried.add(next_index)
-        anchor = _anchor(
-            top,
-            formulation,
-            relaxation,
-            float(ascending[next_index]),
-            time_left_s=time_left(),
-            mip_gap=mip_gap,
-        )
+    # Bounds: the LP at every budget, largest first, each re-solve warm from the last,
+    # within a share of the time.
+    for i in range(len(ascending) - 1, -1, -1):
+        if time_left() <= time_limit_s * (1 - LP_TIME_SHARE):
+            break
+        anchor = _lp_anchor(relaxation, float(ascending[i]), time_left())
         if anchor is not None:
-            anchors[next_index] = anchor
-            if anchor.decided is not None:
-                extensions.append((next_index, upgrades(problem, usable, anchor.decided)))
-            refresh()
-        next_index = _next_anchor(values, bounds, mip_gap, tried)
+            anchors[i] = anchor
+    refresh()
+    # Plans: an integer plan at the anchor with the widest gap, until all are close.
+    while time_left() > 0:
+        gap = _relative_gap(values, bounds)
+        open_anchor = [
+            i
+            for i in np.argsort(-gap, kind="stable")
+            if i in anchors
+            and anchors[i].lp_values is not None
+            and not within_gap(values[i], bounds[i], mip_gap)
+        ]
+        if not open_anchor:
+            break
+        index = int(open_anchor[0])
+        anchors[index] = _plan_anchor(
+            top, formulation, anchors[index], time_left_s=time_left(), mip_gap=mip_gap
+        )
+        decided = anchors[index].decided
+        if decided is not None:
+            extensions.append((index, upgrades(problem, usable, decided)))
+        refresh()
     elapsed = time.perf_counter() - started
     timed_out = time_left() <= 0
     log.info(

@@ -70,6 +70,8 @@ OBJECTIVE_TOLERANCE = 1e-9  # scaled objective units: solver round-off, not a ga
 
 def within_gap(objective: float, bound: float, mip_gap: float) -> bool:
     """True when a maximisation's ``objective`` is proven within ``mip_gap`` of ``bound``."""
+    if not np.isfinite(objective):
+        return False  # no plan (−inf) is never close to anything
     return bool(bound - objective <= mip_gap * abs(objective) + OBJECTIVE_TOLERANCE)
 
 
