@@ -127,3 +127,17 @@ def test_demo_runs_within_a_minute(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert summary["villages"] == 2000
     assert summary["status"] == "optimal"
+
+
+@pytest.mark.parametrize("method", ["frontier", "decompose"])
+def test_every_method_plans_within_its_gap_of_the_milp(
+    region_dir: Path, tmp_path: Path, method: str
+) -> None:
+    data = scenario_dict(region_dir, tmp_path / "o", budget_usd=2e6)
+    exact = run(scenario_from_dict(data), write=False).context.plan
+    data["optimizer"] = {"method": method, "mip_gap": 1e-2, "time_limit_s": 60}
+    plan = run(scenario_from_dict(data), write=False).context.plan
+    assert plan.total_cost <= 2e6
+    assert plan.bound >= exact.objective * (1 - 1e-6)
+    assert plan.objective <= exact.bound * (1 + 1e-9)
+    assert plan.objective >= exact.objective * (1 - 1e-2) - 1e-6

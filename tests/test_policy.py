@@ -28,8 +28,11 @@ def test_every_shipped_scenario_runs(path: Path) -> None:
     missing = [p for p in needed if not Path(p).exists()]
     if missing:
         pytest.skip(f"{path.name}: its region data {missing[0]} is not here (shared/ absent)")
-    plan = run(scenario, write=False).context.plan
+    # This checks that each file plans, not the last 0.01 % of optimality (tested elsewhere).
+    loose = scenario.optimizer.model_copy(update={"mip_gap": 1e-2})
+    plan = run(scenario.model_copy(update={"optimizer": loose}), write=False).context.plan
     assert plan.status in ("optimal", "time_limit")
+    assert plan.gap <= 1e-2 or plan.status == "time_limit"
     assert plan.total_cost <= scenario.policy.budget_usd or scenario.policy.mode == "min_cost"
 
 

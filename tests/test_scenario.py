@@ -89,6 +89,16 @@ def test_out_of_range_value(tmp_path: Path) -> None:
             {"policy": {"targets": [{"name": "x", "tier": "ultra", "share": 0.5}]}},
             r"unknown tier 'ultra'",
         ),
+        (
+            {
+                "policy": {
+                    "mode": "min_cost",
+                    "targets": [{"name": "t", "tier": "basic", "share": 1}],
+                },
+                "optimizer": {"method": "decompose"},
+            },
+            r"optimizer\.method: 'decompose' prices the budget and needs policy\.mode",
+        ),
     ],
 )
 def test_bad_economics_and_policy_values_name_the_key(section: dict, message: str) -> None:

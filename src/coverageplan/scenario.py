@@ -588,10 +588,12 @@ class Policy(Section):
 class Optimizer(Section):
     """How the plan is optimized."""
 
-    method: Literal["milp", "frontier"] = Field(
+    method: Literal["milp", "frontier", "decompose"] = Field(
         "milp",
         description="'milp': LP-guided exact MILP; 'frontier': the budget-frontier machinery "
-        "(LP anchors and greedy fills, proven bounds; max_coverage only).",
+        "(LP anchors and greedy fills, proven bounds); 'decompose': Lagrangian decomposition "
+        "over independent blocks in local processes (large regions). The last two need "
+        "max_coverage.",
     )
     solver: Literal["highs", "cbc"] = Field(
         "highs", description="'highs' through highspy, 'cbc' through PuLP."
@@ -635,6 +637,11 @@ class Scenario(Section):
                     f"policy.targets: target {target.name!r} names unknown tier {target.tier!r} "
                     f"(demand.tiers: {', '.join(tiers)})"
                 )
+        if self.optimizer.method != "milp" and self.policy.mode != "max_coverage":
+            raise ValueError(
+                f"optimizer.method: {self.optimizer.method!r} prices the budget and needs "
+                f"policy.mode 'max_coverage' (got {self.policy.mode!r}); use 'milp'"
+            )
         return self
 
 

@@ -1,5 +1,6 @@
 """Optimizer: ``Problem`` → :func:`solve` → ``Plan`` (see DESIGN.md, "The optimizer contract")."""
 
+from coverageplan.optimize.decompose import solve_decomposed
 from coverageplan.optimize.frontier import frontier
 from coverageplan.optimize.problem import (
     CELLULAR,
@@ -22,4 +23,5 @@ __all__ = [
     "Problem",
     "frontier",
     "solve",
+    "solve_decomposed",
 ]

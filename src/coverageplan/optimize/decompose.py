@@ -24,6 +24,7 @@ Science 27(1)).
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -97,6 +98,17 @@ def block_formulation(formulation: Formulation, columns: np.ndarray) -> Formulat
     )
 
 
+def clean_process_context() -> multiprocessing.context.BaseContext:
+    """Worker processes that do not inherit this one's HiGHS threads.
+
+    A forked child of a process that has run HiGHS can deadlock in HiGHS's
+    thread pool; a fork server (or, where there is none, spawn) starts
+    workers from a fresh interpreter.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
 _WORKER_GROUPS: list[tuple[Formulation, np.ndarray]] = []
 
 
@@ -137,7 +149,12 @@ class _Evaluator:
         self.benefit = formulation.objective
         self.mip_gap = mip_gap
         self.pool = (
-            ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(self.groups,))
+            ProcessPoolExecutor(
+                workers,
+                mp_context=clean_process_context(),
+                initializer=_init_worker,
+                initargs=(self.groups,),
+            )
             if workers > 1 and len(self.groups) > 1
             else None
         )

@@ -194,7 +194,7 @@ MAX_BUDGET_RETRIES = 3
 
 def solve(
     problem: Problem,
-    method: Literal["milp", "frontier"] = "milp",
+    method: Literal["milp", "frontier", "decompose"] = "milp",
     *,
     goal: Literal["max_benefit", "min_cost"] = "max_benefit",
     solver: str = "highs",
@@ -210,16 +210,23 @@ def solve(
     decisions and verified against every constraint; a plan that breaks one
     raises :class:`SolverError`. An infeasible min-cost problem raises
     :class:`InfeasibleError`. ``method="frontier"`` answers through
-    :func:`~coverageplan.optimize.frontier.frontier` for the one budget.
+    :func:`~coverageplan.optimize.frontier.frontier` for the one budget;
+    ``method="decompose"`` through
+    :func:`~coverageplan.optimize.decompose.solve_decomposed` (Lagrangian
+    blocks that share only the budget, solved in local processes).
     """
-    if method == "frontier":
+    if method in ("frontier", "decompose"):
         if goal != "max_benefit":
-            raise ValueError("method 'frontier' plans for budgets: it needs goal 'max_benefit'")
+            raise ValueError(f"method {method!r} prices the budget: it needs goal 'max_benefit'")
+        if method == "decompose":
+            from coverageplan.optimize.decompose import solve_decomposed
+
+            return solve_decomposed(problem, time_limit_s=time_limit_s, mip_gap=mip_gap)
         from coverageplan.optimize.frontier import frontier
 
         return frontier(problem, [problem.budget], time_limit_s=time_limit_s, mip_gap=mip_gap)[0]
     if method != "milp":
-        raise ValueError(f"unknown method {method!r}; available: 'milp', 'frontier'")
+        raise ValueError(f"unknown method {method!r}; available: 'milp', 'frontier', 'decompose'")
     formulation = build_formulation(problem, goal)
     margin, bounds, solve_time_s = 0.0, [], 0.0
     for _ in range(MAX_BUDGET_RETRIES):
