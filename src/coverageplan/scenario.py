@@ -612,8 +612,6 @@ class Outputs(Section):
 
 SweepValue = bool | int | float | str
 NonEmptyValues = Annotated[list[SweepValue], Field(min_length=1)]
-ENGINEERING_ROOTS = ("region", "engineering")
-"""Sweep keys under these sections change the physics: each value gets its own Reach."""
 
 
 class Linspace(Section):
@@ -640,7 +638,8 @@ class Budgets(Section):
     share_of_full_cost: list[NonNegative] | Linspace | None = Field(
         None,
         description="Budgets as shares of the money the greedy upgrades spend serving every "
-        "village they can at that point (optimize.frontier.greedy_full_cost); 1 ≈ everyone.",
+        "village they can at that point (optimize.frontier.greedy_full_cost, 0 if negative); "
+        "1 ≈ everyone.",
     )
 
     @model_validator(mode="after")
