@@ -362,6 +362,7 @@ def run_task(task: Task, source: Path | Engineered, keep_choices: bool = False) 
     plans, statuses, solve_s = _solve_points(task, problem, budgets)
     choice = np.stack([np.full(n, -1, np.int64) if plan is None else plan.choice for plan in plans])
     coverage = coverage_rows(engineered, villages.region_class, econ.speed_mbps, scenario, choice)
+    most = float(np.where(problem.feasible, problem.benefit, 0.0).max(axis=1).sum())
     per_point_s = (time.perf_counter() - started) / len(task.points)
     edge_km = engineered.reach.fibre.edge_length_m / 1_000.0
     rows = []
@@ -375,6 +376,7 @@ def run_task(task: Task, source: Path | Engineered, keep_choices: bool = False) 
             "objective": plan.objective if plan else np.nan,
             "bound": plan.bound if plan else np.nan,
             "gap": plan.gap if plan else np.nan,
+            "benefit_share": plan.benefit / most if plan and most > 0 else np.nan,
             "villages_served": int((choice[i] >= 0).sum()),
             "sites_built": int(plan.sites_built.sum()) if plan else 0,
             "fibre_km": float(edge_km[plan.edges_built].sum()) if plan else 0.0,
@@ -437,7 +439,8 @@ def finished_rows(directory: Path) -> pd.DataFrame:
     frames += [pd.read_parquet(p) for p in sorted((directory / PARTS_DIR).glob("*.parquet"))]
     if not frames:
         return pd.DataFrame({"point_id": pd.Series(dtype=str)})
-    return pd.concat(frames, ignore_index=True).drop_duplicates("point_id")
+    rows = pd.concat(frames, ignore_index=True).drop_duplicates("point_id")
+    return rows.drop(columns="point", errors="ignore")  # positions are this sweep's to give
 
 
 def finished_choices(directory: Path) -> dict[str, np.ndarray]:

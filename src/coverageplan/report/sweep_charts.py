@@ -194,7 +194,9 @@ def village_shares(
 
 def stability_map(shares: pd.DataFrame, xy: np.ndarray, title: str, path: Path) -> Path:
     """Two panels: each village's modal option, and how often it gets it across draws."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6), sharex=True, sharey=True)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(13, 6), sharex=True, sharey=True, layout="constrained"
+    )
     colours = shares["modal_option"].map(OPTION_COLOURS).to_numpy()
     left.scatter(xy[:, 0], xy[:, 1], c=colours, s=6, linewidths=0)
     for name in OPTION_LABELS:
@@ -203,7 +205,7 @@ def stability_map(shares: pd.DataFrame, xy: np.ndarray, title: str, path: Path) 
     image = right.scatter(
         xy[:, 0], xy[:, 1], c=shares["stability"], cmap="magma_r", vmin=0, vmax=1, s=6, linewidths=0
     )
-    fig.colorbar(image, ax=right, label="share of draws giving the modal option")
+    fig.colorbar(image, ax=right, shrink=0.8, label="share of draws giving the modal option")
     for ax in (left, right):
         ax.set_aspect("equal")
         ax.set_xticks([])
@@ -232,11 +234,9 @@ def draw_charts(
     if solved[x].nunique() > 1:
         frontier_chart(solved, varying(solved, keys), directory / "frontier.png")
         written.append(directory / "frontier.png")
-    axes = list(
-        sweep.heatmap or varying(solved, [*keys, "budget"] if solved[x].nunique() > 1 else keys)[:2]
-    )
+    frame = solved.assign(budget=solved[x])
+    axes = list(sweep.heatmap or varying(frame, [*keys, "budget"])[:2])
     if len(axes) == 2:
-        frame = solved.assign(budget=solved[x])
         written.append(heatmap_chart(frame, axes[0], axes[1], directory / "heatmap.png"))
     if stability is not None and sweep.monte_carlo:
         written.append(percentile_chart(solved, others, directory / "percentiles.png"))
