@@ -37,7 +37,7 @@ from coverageplan.scenario import Scenario
 COVERAGE = "population_served_share"
 MAX_LABELLED_LINES = 12  # more combinations are drawn as thin unlabelled lines
 MAX_STABILITY_MAPS = 4
-GRID_LEVELS = 40  # at most this many distinct values per axis for a cell heatmap
+GRID_FILL = 0.25  # cells only when at least this share of the x × y cells holds points
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -107,11 +107,12 @@ def frontier_chart(table: pd.DataFrame, others: list[str], path: Path) -> Path:
 
 
 def heatmap_chart(table: pd.DataFrame, x: str, y: str, path: Path) -> Path:
-    """Mean coverage over two parameters: cells on a grid, else coloured points."""
+    """Mean coverage over two parameters: cells on a grid, else coloured points (samples)."""
     fig, ax = plt.subplots(figsize=(7, 5.5))
-    few = table[x].nunique() <= GRID_LEVELS and table[y].nunique() <= GRID_LEVELS
+    cells_given = len(table[[x, y]].drop_duplicates())
+    grid = cells_given >= GRID_FILL * table[x].nunique() * table[y].nunique()
     numeric = all(pd.api.types.is_numeric_dtype(table[c]) for c in (x, y))
-    if few or not numeric:
+    if grid or not numeric:
         cells = table.pivot_table(index=y, columns=x, values=COVERAGE, aggfunc="mean")
         image: matplotlib.cm.ScalarMappable = ax.imshow(
             100 * cells.to_numpy(dtype=float), origin="lower", aspect="auto", cmap="viridis"
@@ -122,6 +123,7 @@ def heatmap_chart(table: pd.DataFrame, x: str, y: str, path: Path) -> Path:
             axis.set_ticklabels(
                 [f"{v:.3g}" if isinstance(v, float) else str(v) for v in values[::step]]
             )
+        ax.tick_params(axis="x", labelrotation=30)
     else:
         image = ax.scatter(table[x], table[y], c=100 * table[COVERAGE], cmap="viridis", s=18)
     fig.colorbar(image, ax=ax, label="population served (%), mean")
