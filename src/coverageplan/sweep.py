@@ -49,12 +49,11 @@ from coverageplan.pipeline import Engineered, engineer, imported_region_dir, loa
 from coverageplan.policy import tier_index
 from coverageplan.region.io import DEM_NAME, GPKG_NAME
 from coverageplan.report.sweep_charts import draw_charts, write_parquet
-from coverageplan.scenario import (
-    OPTIONS,
+from coverageplan.scenario import OPTIONS, Scenario
+from coverageplan.sweep_spec import (
     Lognormal,
     MonteCarlo,
     Normal,
-    Scenario,
     Triangular,
     Uniform,
     with_values,
