@@ -112,6 +112,10 @@ MECHANISM_BY_BUDGET = {
             r"'policy\.budget_usd' and sweep\.budgets both set the budget",
         ),
         ({}, r"nothing to sweep"),
+        (
+            {"grid": {"policy.budget_usd": ["5e6"]}},
+            r"policy\.budget_usd\[0\] = '5e6' is read as 5000000\.0: give the value",
+        ),
         ({"grid": {"outputs.map": [True, False]}}, r"section 'outputs' cannot be swept"),
     ],
 )

@@ -21,7 +21,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from coverageplan.errors import InputError
 from coverageplan.section import Section
-from coverageplan.sweep_spec import Sweep, with_values
+from coverageplan.sweep_spec import Sweep, value_at, with_values
 
 OPTIONS: tuple[str, ...] = ("fibre", "cellular", "satellite")
 """Access options, in the column order of ``Problem.cost``."""
@@ -646,13 +646,19 @@ class Scenario(Section):
         for where, key, values in sweep.spot_values():
             for index, value in enumerate(values):
                 try:
-                    Scenario.model_validate(with_values(base, {key: value}))
+                    point = Scenario.model_validate(with_values(base, {key: value}))
                 except ValidationError as error:
                     detail = "; ".join(
                         f"{'.'.join(map(str, item['loc'])) or key}: {item['msg']}"
                         for item in error.errors()
                     )
                     raise ValueError(f"{where}[{index}] = {value!r} is invalid: {detail}") from None
+                read = value_at(point.model_dump(), key)
+                if read != value:  # e.g. YAML reads 5e6 as text; the field took it as 5000000.0
+                    raise ValueError(
+                        f"{where}[{index}] = {value!r} is read as {read!r}: give the value in the "
+                        "field's own type (numbers as 5.0e+6 or 5_000_000)"
+                    )
         return self
 
 

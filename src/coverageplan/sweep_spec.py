@@ -295,6 +295,14 @@ def sweep_key_problem(key: str) -> str | None:
     return None
 
 
+def value_at(data: dict[str, Any], key: str) -> Any:
+    """The value at a dotted key of a scenario mapping (list entries by index)."""
+    node: Any = data
+    for part in key.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node
+
+
 def with_values(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     """A copy of the scenario mapping ``base`` with each dotted key set to its value.
 
