@@ -387,3 +387,24 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_table(cache_dir: Path, tmp_
     pd.testing.assert_frame_equal(
         comparable(pd.read_parquet(killed / "sweep.parquet")), comparable(whole.table)
     )
+
+
+def test_min_cost_sweep_over_a_target_records_infeasible_points_and_exits_3(
+    cache_dir: Path, tmp_path: Path
+) -> None:
+    data = sweep_dict(
+        cache_dir,
+        {"method": "milp", "grid": {"demand.tiers.2.min_mbps": [100.0, 400.0]}},  # > fibre
+        policy={
+            "mode": "min_cost",
+            "targets": [{"name": "fast", "tier": "fast", "share": 0.05}],
+        },
+    )
+    path = tmp_path / "targets.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert main(["sweep", str(path), "--output", str(tmp_path / "s"), "--workers", "1"]) == 3
+    table = pd.read_parquet(tmp_path / "s" / "sweep.parquet")
+    assert list(table["status"]) == ["optimal", "infeasible"]
+    reached = table.loc[0, "share_tier_fast"]
+    assert reached >= 0.05 - 1e-9
+    assert table.loc[0, "bound"] <= table.loc[0, "objective"] + 1e-6  # a lower bound on cost
