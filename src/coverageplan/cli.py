@@ -1,8 +1,9 @@
-"""Command line: ``coverageplan run | validate | synth | import``. No planning logic lives here.
+"""Command line: ``coverageplan run | sweep | validate | synth | import``. No planning logic here.
 
 Exit status: 0 success; 2 bad input (scenario, region or arguments); 3 the
 problem is infeasible; 4 the solver failed or, with ``--require-optimal``, did
-not prove optimality; 1 anything unexpected.
+not prove optimality; 1 anything unexpected. A sweep writes its table either
+way and exits 4 if a point's solver failed, else 3 if a point was infeasible.
 """
 
 from __future__ import annotations
@@ -60,6 +61,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: optimality not proved (status {plan.status})", file=sys.stderr)
         return EXIT_SOLVER
     return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a scenario's sweep and print where the table is and what it took."""
+    from coverageplan.scenario import load_scenario
+    from coverageplan.sweep import run_sweep
+
+    scenario = load_scenario(args.scenario, overrides=args.override)
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be at least 1 (got {args.workers})")
+    result = run_sweep(
+        scenario,
+        directory=args.output.resolve() if args.output else None,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        resume=args.resume,
+    )
+    table, timings = result.table, result.timings_s
+    statuses = table["status"].value_counts().to_dict()
+    gap = table["gap"].replace(np.inf, np.nan).dropna()
+    print(
+        f"{scenario.name}: {len(table):,} points in {timings['total']:.1f} s "
+        f"({timings['total'] / max(len(table), 1):.3f} s per point; engineering "
+        f"{timings['engineering']:.1f} s); statuses "
+        + ", ".join(f"{name} {count}" for name, count in statuses.items())
+        + (f"; gap max {gap.max():.2e}, median {gap.median():.2e}" if len(gap) else "")
+    )
+    print(f"outputs: {result.directory}")
+    if statuses.get("solver_error"):
+        return EXIT_SOLVER
+    return EXIT_INFEASIBLE if statuses.get("infeasible") else EXIT_OK
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -123,6 +155,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--require-optimal", action="store_true", help="exit 4 unless optimality is proved"
     )
     run.set_defaults(handler=cmd_run)
+
+    sweep = commands.add_parser("sweep", help="run a scenario's parameter sweep")
+    sweep.add_argument("scenario", type=Path, help="scenario YAML with a 'sweep' section")
+    sweep.add_argument("--output", type=Path, help="sweep folder (default: the scenario's)")
+    sweep.add_argument(
+        "--workers", type=int, help="local worker processes (default: the CPU count)"
+    )
+    sweep.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on this Dask scheduler (tcp://host:8786)"
+    )
+    sweep.add_argument(
+        "--resume", action="store_true", help="keep the folder's finished points, run the rest"
+    )
+    sweep.add_argument(
+        "--override", action="append", default=[], metavar="NAME", help="apply a named override"
+    )
+    sweep.set_defaults(handler=cmd_sweep)
 
     validate = commands.add_parser("validate", help="check scenario files")
     validate.add_argument("files", nargs="+", type=Path)

@@ -29,7 +29,7 @@ from coverageplan.region.importers import ImportReport, import_region
 from coverageplan.region.io import DEM_NAME, metric_crs_for, reproject_terrain
 from coverageplan.region.synth import synthesize
 from coverageplan.report import PlanContext, write_outputs
-from coverageplan.scenario import RegionSource, Scenario
+from coverageplan.scenario import Engineering, Policy, RegionSource, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -100,29 +100,74 @@ def load_region(source: RegionSource) -> Region:
     return validate_region(region, source="synthetic region")
 
 
-def region_class_of(region: Region, scenario: Scenario) -> np.ndarray:
-    """Each village's area class: the data's, else the rules' (if enabled), else the default."""
-    policy = scenario.policy
-    n = len(region.villages)
-    given = (
-        region.villages["region_class"].to_numpy(dtype=object)
-        if "region_class" in region.villages
-        else np.full(n, None, dtype=object)
-    )
+def assign_classes(
+    given: np.ndarray, network_distance_m: np.ndarray, slope_deg: np.ndarray, policy: Policy
+) -> np.ndarray:
+    """Area class per village: ``given`` (None where absent), else the rules', else the default.
+
+    The rules (``policy.class_rules``) apply only when enabled.
+    """
     missing = np.asarray(pd.isna(given), dtype=bool)
     if policy.class_rules.enabled and missing.any():
-        xy = shapely.get_coordinates(region.villages.geometry.to_numpy())
-        network = access_points_xy(region, scenario.engineering.fibre.access_spacing_m)
-        distance = cKDTree(network).query(xy)[0] if len(network) else np.full(n, np.inf)
-        slope = region.terrain.sample(xy[:, 0], xy[:, 1], region.terrain.slope_deg())
-        fallback = classify_by_rules(distance, slope, policy)
+        fallback = classify_by_rules(network_distance_m, slope_deg, policy)
     else:
-        fallback = np.full(n, policy.default_region_class, dtype=object)
+        fallback = np.full(len(given), policy.default_region_class, dtype=object)
     return np.where(missing, fallback, given).astype(str)
 
 
-def village_arrays(region: Region, scenario: Scenario) -> Villages:
-    """The village table as the arrays policy and economics use (defaults filled in)."""
+def class_inputs(
+    region: Region, engineering: Engineering
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What area classes are assigned from: (given class, network distance (m), slope (deg)).
+
+    Per village: the data's class (None where absent), the distance to the
+    nearest fibre access point (inf without any) and the terrain slope.
+    """
+    table = region.villages
+    n = len(table)
+    xy = shapely.get_coordinates(table.geometry.to_numpy())
+    network = access_points_xy(region, engineering.fibre.access_spacing_m)
+    distance = cKDTree(network).query(xy)[0] if len(network) else np.full(n, np.inf)
+    given: np.ndarray = np.full(n, None, dtype=object)
+    if "region_class" in table:
+        given = table["region_class"].to_numpy(dtype=object).copy()
+        given[np.asarray(pd.isna(given), dtype=bool)] = None
+    slope = region.terrain.sample(xy[:, 0], xy[:, 1], region.terrain.slope_deg())
+    return given, np.asarray(distance, dtype=float), slope
+
+
+def region_class_of(region: Region, scenario: Scenario) -> np.ndarray:
+    """Each village's area class: the data's, else the rules' (if enabled), else the default."""
+    return assign_classes(*class_inputs(region, scenario.engineering), scenario.policy)
+
+
+@dataclass(frozen=True)
+class Engineered:
+    """A region's physics and its village table as arrays: all a scenario point is priced from.
+
+    Computed once per region and engineering section (:func:`engineer`); sweeps
+    cache it on disk. ``village_id`` (n,) str; ``population``, ``households``,
+    ``priority``, ``dispersion`` (n,); ``income_usd_per_month`` (n,) per capita,
+    None without data; ``given_class`` (n,) object, None where the data gives
+    none; ``network_distance_m`` (n,) to the nearest fibre access point (inf
+    without any); ``slope_deg`` (n,) at each village; ``crs`` the metric CRS (WKT).
+    """
+
+    village_id: np.ndarray
+    population: np.ndarray
+    households: np.ndarray
+    priority: np.ndarray
+    dispersion: np.ndarray
+    income_usd_per_month: np.ndarray | None
+    given_class: np.ndarray
+    network_distance_m: np.ndarray
+    slope_deg: np.ndarray
+    reach: Reach
+    crs: str
+
+
+def engineer(region: Region, engineering: Engineering) -> Engineered:
+    """The region's village arrays and its Reach: the expensive, per-region part."""
     table = region.villages
     n = len(table)
 
@@ -131,14 +176,53 @@ def village_arrays(region: Region, scenario: Scenario) -> Villages:
             return np.full(n, default)
         return table[name].fillna(default).to_numpy(dtype=float)
 
-    return Villages(
+    given, distance, slope = class_inputs(region, engineering)
+    return Engineered(
+        village_id=table["village_id"].to_numpy(dtype=str),
         population=table["population"].to_numpy(dtype=float),
         households=table["households"].to_numpy(dtype=float),
-        region_class=region_class_of(region, scenario),
         priority=column("priority", 1.0),
         dispersion=column("dispersion", 0.0),
         income_usd_per_month=column("income", np.nan) if "income" in table else None,
+        given_class=given,
+        network_distance_m=distance,
+        slope_deg=slope,
+        reach=compute_reach(region, engineering),
+        crs=region.crs.to_wkt(),
     )
+
+
+def village_arrays(engineered: Engineered, policy: Policy) -> Villages:
+    """The village table as the arrays policy and economics use (classes filled in)."""
+    return Villages(
+        population=engineered.population,
+        households=engineered.households,
+        region_class=assign_classes(
+            engineered.given_class, engineered.network_distance_m, engineered.slope_deg, policy
+        ),
+        priority=engineered.priority,
+        dispersion=engineered.dispersion,
+        income_usd_per_month=engineered.income_usd_per_month,
+    )
+
+
+def price(engineered: Engineered, scenario: Scenario) -> tuple[Villages, Economics, Problem]:
+    """Economics and policy of one scenario point on a region's engineering: cheap, vectorized."""
+    policy = scenario.policy
+    villages = village_arrays(engineered, policy)
+    reach = engineered.reach
+    host = consolidation_hosts(reach.village_xy, villages.population, policy.consolidation)
+    household_income = (
+        None
+        if villages.income_usd_per_month is None
+        else villages.income_usd_per_month
+        * villages.population
+        / np.maximum(villages.households, 1)
+    )
+    econ = economics(
+        reach, villages.households, household_income, host, scenario.costs, scenario.demand
+    )
+    return villages, econ, build_problem(villages, reach, econ, policy, scenario.demand)
 
 
 @dataclass(frozen=True)
@@ -158,24 +242,11 @@ def prepare(scenario: Scenario) -> Prepared:
     timings: dict[str, float] = {}
     with _stage("region", timings):
         region = load_region(scenario.region)
-        villages = village_arrays(region, scenario)
     with _stage("engineering", timings):  # physics, once per region
-        reach = compute_reach(region, scenario.engineering)
+        engineered = engineer(region, scenario.engineering)
     with _stage("economics and policy", timings):  # cheap, per scenario point
-        policy = scenario.policy
-        host = consolidation_hosts(reach.village_xy, villages.population, policy.consolidation)
-        household_income = (
-            None
-            if villages.income_usd_per_month is None
-            else villages.income_usd_per_month
-            * villages.population
-            / np.maximum(villages.households, 1)
-        )
-        econ = economics(
-            reach, villages.households, household_income, host, scenario.costs, scenario.demand
-        )
-        problem = build_problem(villages, reach, econ, policy, scenario.demand)
-    return Prepared(region, villages, reach, econ, problem, timings)
+        villages, econ, problem = price(engineered, scenario)
+    return Prepared(region, villages, engineered.reach, econ, problem, timings)
 
 
 def run(scenario: Scenario, *, write: bool = True) -> Result:

@@ -14,12 +14,14 @@ from __future__ import annotations
 import copy
 import itertools
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from coverageplan.errors import InputError
+from coverageplan.section import Section
+from coverageplan.sweep_spec import Sweep, value_at, with_values
 
 OPTIONS: tuple[str, ...] = ("fibre", "cellular", "satellite")
 """Access options, in the column order of ``Problem.cost``."""
@@ -37,13 +39,6 @@ REGION_CLASSES: tuple[str, ...] = (
 
 OptionName = Literal["fibre", "cellular", "satellite"]
 RegionClass = Literal["developed", "central", "western", "border", "remote", "pastoral", "island"]
-NonNegative = Annotated[float, Field(ge=0)]
-
-
-class Section(BaseModel):
-    """Base of every scenario section: strict keys, validated assignment."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=True)
 
 
 class SyntheticRegion(Section):
@@ -623,6 +618,7 @@ class Scenario(Section):
     policy: Policy = Policy()
     optimizer: Optimizer = Optimizer()
     outputs: Outputs = Outputs()
+    sweep: Sweep | None = Field(None, description="Parameter sweep (coverageplan sweep).")
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Named partial scenarios, applied in order with --override NAME.",
@@ -644,6 +640,34 @@ class Scenario(Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _sweep_fits(self) -> Scenario:
+        sweep = self.sweep
+        if sweep is None:
+            return self
+        if self.policy.mode == "min_cost" and (sweep.method != "milp" or sweep.budgets):
+            raise ValueError(
+                "sweep: policy.mode 'min_cost' has no budget: use method 'milp' and no budgets"
+            )
+        base = self.model_dump(exclude={"sweep"})
+        for where, key, values in sweep.spot_values():
+            for index, value in enumerate(values):
+                try:
+                    point = Scenario.model_validate(with_values(base, {key: value}))
+                except ValidationError as error:
+                    detail = "; ".join(
+                        f"{'.'.join(map(str, item['loc'])) or key}: {item['msg']}"
+                        for item in error.errors()
+                    )
+                    raise ValueError(f"{where}[{index}] = {value!r} is invalid: {detail}") from None
+                read = value_at(point.model_dump(), key)
+                if read != value:  # e.g. YAML reads 5e6 as text; the field took it as 5000000.0
+                    raise ValueError(
+                        f"{where}[{index}] = {value!r} is read as {read!r}: give the value in the "
+                        "field's own type (numbers as 5.0e+6 or 5_000_000)"
+                    )
+        return self
+
 
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """Return ``base`` with ``update`` merged in, recursing into nested mappings."""
@@ -660,7 +684,7 @@ def _format_errors(source: str, error: ValidationError) -> str:
     lines = [f"{source}: invalid scenario ({error.error_count()} problem(s))"]
     for item in error.errors():
         path = ".".join(str(part) for part in item["loc"]) or "<top level>"
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
             message = "unknown key (check its spelling against the schema)"
         given = item.get("input")
@@ -697,7 +721,17 @@ def resolve_paths(scenario: Scenario, base_dir: Path) -> Scenario:
     outputs = scenario.outputs
     if not outputs.directory.is_absolute():
         outputs = outputs.model_copy(update={"directory": (base_dir / outputs.directory).resolve()})
-    return scenario.model_copy(update={"region": region, "outputs": outputs})
+    sweep = scenario.sweep
+    if sweep is not None:
+
+        def path(value: Path) -> Path:
+            return value if value.is_absolute() else (base_dir / value).resolve()
+
+        directory = None if sweep.directory is None else path(sweep.directory)
+        sweep = sweep.model_copy(
+            update={"directory": directory, "cache_dir": path(sweep.cache_dir)}
+        )
+    return scenario.model_copy(update={"region": region, "outputs": outputs, "sweep": sweep})
 
 
 def load_scenario(path: Path | str, *, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
