@@ -83,6 +83,8 @@ def block_formulation(formulation: Formulation, columns: np.ndarray) -> Formulat
     rows = rows[rows != formulation.budget_row]
     x_columns = columns[columns < formulation.n_x]
     in_y = (columns >= formulation.n_x) & (columns < formulation.n_x + formulation.n_y)
+    z0 = formulation.n_x + formulation.n_y + formulation.n_g
+    z_columns = columns[columns >= z0] - z0
     return replace(
         formulation,
         objective=formulation.objective[columns],
@@ -94,7 +96,9 @@ def block_formulation(formulation: Formulation, columns: np.ndarray) -> Formulat
         budget_row=-1,
         n_x=len(x_columns),
         n_y=int(in_y.sum()),
-        n_g=int((columns >= formulation.n_x + formulation.n_y).sum()),
+        n_g=int(((columns >= formulation.n_x + formulation.n_y) & (columns < z0)).sum()),
+        z_village=formulation.z_village[z_columns],
+        z_site=formulation.z_site[z_columns],
     )
 
 
@@ -298,7 +302,7 @@ def solve_decomposed(
         usable = usable_options(problem, formulation)
         filled = upgrades(problem, usable, decided).plan(problem, problem.budget)
         if plan_benefit(problem, filled[0]) > plan_benefit(problem, decided[0]):
-            if plan_cost(problem, *filled) <= problem.budget:
+            if plan_cost(problem, *filled[:3]) <= problem.budget:
                 decided = filled
     value = plan_benefit(problem, decided[0]) / formulation.benefit_scale
     proven = within_gap(value, best_bound, mip_gap)

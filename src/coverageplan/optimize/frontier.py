@@ -62,7 +62,7 @@ from coverageplan.optimize.solve import (
 
 log = logging.getLogger(__name__)
 
-Decided = tuple[np.ndarray, ...]  # (choice, sites_built, edges_built)
+Decided = tuple[np.ndarray, ...]  # (choice, sites_built, edges_built, site_assignment)
 FULL_MILP_SHARE = 0.5  # of the time left, for an anchor the restricted MILP could not settle
 LP_TIME_SHARE = 0.4  # of the time limit, at most, for the LP bounds
 
@@ -116,7 +116,11 @@ class Upgrades:
         choice = self.base[0].copy()
         moved = self.claim_rank < count
         choice[moved] = self.claim_option[moved]
-        return infrastructure_for(problem, choice, self.base[1] | (self.site_rank < count))
+        # With site capacity no upgrade moves a village to cellular: the base's assignment holds.
+        assignment = self.base[3] if problem.has_site_capacity else None
+        return infrastructure_for(
+            problem, choice, self.base[1] | (self.site_rank < count), assignment
+        )
 
 
 def cost_to_network(parent: np.ndarray, edge_cost: np.ndarray) -> np.ndarray:
@@ -162,9 +166,10 @@ def upgrades(problem: Problem, usable: np.ndarray, base: Decided) -> Upgrades:
     and upgrades left with nothing are dropped) and a trench is paid by the
     first fibre upgrade that needs it. Savings are not counted, targets never
     lose weight, and consolidated villages and their hosts keep their
-    option. No loop over villages or sites.
+    option. With site capacity no upgrade moves a village to cellular (the
+    anchors' MILP plans carry the assignments). No loop over villages or sites.
     """
-    choice, sites_built, edges_built = base
+    choice, sites_built, edges_built, _ = base
     n, m = problem.n_villages, problem.n_sites
     rows = np.arange(n)
     served = choice >= 0
@@ -177,6 +182,8 @@ def upgrades(problem: Problem, usable: np.ndarray, base: Decided) -> Upgrades:
     frozen = choice == CONSOLIDATE
     frozen[problem.host[frozen]] = True
     allowed[frozen] = False
+    if problem.has_site_capacity:
+        allowed[:, CELLULAR] = False
     for weight in problem.target_weight:  # never lose ground on a coverage target
         allowed &= weight >= np.where(served, weight[rows, held], 0.0)[:, None]
     new_site_members = sparse.csr_matrix((n, m), dtype=bool)
@@ -287,7 +294,7 @@ def upgrades(problem: Problem, usable: np.ndarray, base: Decided) -> Upgrades:
     site_rank = np.where(bought[site_item], new_rank[site_item], kept)
     return Upgrades(
         base=base,
-        base_cost=plan_cost(problem, *base),
+        base_cost=plan_cost(problem, *base[:3]),
         base_value=plan_benefit(problem, choice),
         claim_rank=claim_rank,
         claim_option=np.where(claim_rank < kept, claim_option, UNSERVED),
@@ -314,7 +321,7 @@ def greedy_full_cost(problem: Problem) -> float:
     """Money the greedy upgrades spend when nothing limits them: a top for budget ranges."""
     usable = usable_options(problem, build_formulation(problem.at_budget(np.inf)))
     everyone = upgrades(problem, usable, no_plan(problem)).plan(problem, np.inf)
-    return plan_cost(problem, *everyone)
+    return plan_cost(problem, *everyone[:3])
 
 
 def _lp_anchor(relaxation: LpRelaxation, budget: float, time_left_s: float) -> Anchor | None:
@@ -377,7 +384,7 @@ def _plan_anchor(
 
 def _valid(problem: Problem, decided: Decided, budget: float) -> bool:
     """Meets every constraint of ``problem`` (at its largest budget); spends ≤ ``budget``."""
-    return plan_cost(problem, *decided) <= budget and not plan_violations(problem, *decided)
+    return plan_cost(problem, *decided[:3]) <= budget and not plan_violations(problem, *decided)
 
 
 def bounds_at(
@@ -514,6 +521,7 @@ def frontier(
                 choice=nothing[0],
                 sites_built=nothing[1],
                 edges_built=nothing[2],
+                site_assignment=nothing[3],
                 total_cost=0.0,
                 objective=-np.inf,
                 bound=float(bounds[i]),

@@ -2,7 +2,8 @@
 
 Variables (all binary): ``x_ij`` village i takes option j (only where feasible
 and useful), ``y_s`` site s is built, ``g_i`` the trench from village i to its
-parent is laid.
+parent is laid, and with site capacity ``z_is`` village i is served by site s
+(one per nonzero of ``cover`` whose demand fits the site).
 
 Units: money in the Problem's currency, benefit in its units (e.g. people)::
 
@@ -15,6 +16,14 @@ Units: money in the Problem's currency, benefit in its units (e.g. people)::
                     + Σ edge_cost_i g_i ≤ budget           public money
                 Σ_{i in beam b} sat_demand_i x_i,sat ≤ beam_capacity_b
                 x, y, g ∈ {0, 1}
+
+With site capacity the site row becomes an assignment (villages with
+``existing_cover`` need none; capacity rows are divided by one power of ten)::
+
+                x_i,cell − Σ_s z_is = 0                    unless existing_cover_i
+                z_is − y_s ≤ 0
+                Σ_i cell_demand_i z_is − site_capacity_s y_s ≤ 0
+                z ∈ {0, 1}
 
 Money is divided by a power of ten near the typical cost before solving (and
 benefit likewise), so the solver sees coefficients of order one. The solver's
@@ -97,10 +106,11 @@ def dominated(problem: Problem, usable: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Formulation:
-    """``max c·v`` s.t. ``row_lower ≤ A v ≤ row_upper``, ``v`` binary; v = [x, y, g].
+    """``max c·v`` s.t. ``row_lower ≤ A v ≤ row_upper``, ``v`` binary; v = [x, y, g, z].
 
-    ``x_village``/``x_option`` give the (village, option) of each x column;
-    ``n_x``, ``n_y``, ``n_g`` the block sizes. ``objective`` and ``a_matrix``
+    ``x_village``/``x_option`` give the (village, option) of each x column,
+    ``z_village``/``z_site`` the (village, site) of each z column;
+    ``n_x``, ``n_y``, ``n_g``, ``n_z`` the block sizes. ``objective`` and ``a_matrix``
     are in scaled units (``money_scale``, ``benefit_scale``).
     """
 
@@ -117,6 +127,13 @@ class Formulation:
     money_scale: float
     benefit_scale: float
     goal: str
+    z_village: np.ndarray
+    z_site: np.ndarray
+
+    @property
+    def n_z(self) -> int:
+        """Number of assignment columns (0 without site capacity)."""
+        return len(self.z_village)
 
 
 def build_formulation(problem: Problem, goal: str = "max_benefit") -> Formulation:
@@ -140,8 +157,14 @@ def build_formulation(problem: Problem, goal: str = "max_benefit") -> Formulatio
     usable = problem.feasible & useful
     if problem.has_hosts:
         usable[:, CONSOLIDATE] &= problem.host >= 0
+    pairs = problem.cover.tocoo()
+    if problem.has_site_capacity:  # a pair whose demand exceeds the site's capacity is no use
+        fits = problem.cell_demand[pairs.row] <= problem.site_capacity[pairs.col]
+        pairs = sparse.coo_matrix(
+            (pairs.data[fits], (pairs.row[fits], pairs.col[fits])), shape=pairs.shape
+        )
     if problem.has_cellular:
-        reachable = problem.existing_cover | (np.diff(problem.cover.indptr) > 0)
+        reachable = problem.existing_cover | (np.bincount(pairs.row, minlength=n) > 0)
         usable[:, CELLULAR] &= reachable
     if problem.has_beams:
         usable[:, SATELLITE] &= problem.sat_demand <= problem.beam_capacity[problem.beam]
@@ -192,8 +215,47 @@ def build_formulation(problem: Problem, goal: str = "max_benefit") -> Formulatio
         np.ones(n_multi),
     )
 
-    # Cellular needs a built site covering the village (unless already covered).
-    if problem.has_cellular:
+    z_village = np.zeros(0, dtype=np.int64)
+    z_site = np.zeros(0, dtype=np.int64)
+    # Cellular needs a built site covering the village (unless already covered) ...
+    if problem.has_site_capacity:  # ... and, with capacity, one assigned to it
+        needs_site = (x_index[:, CELLULAR] >= 0) & ~problem.existing_cover
+        keep = needs_site[pairs.row]
+        z_village, z_site = pairs.row[keep].astype(np.int64), pairs.col[keep].astype(np.int64)
+        order = np.lexsort((z_site, z_village))
+        z_village, z_site = z_village[order], z_site[order]
+        n_z, z0 = len(z_village), n_x + n_y + n_g
+        relying = np.flatnonzero(needs_site)
+        row_of = np.full(n, -1)
+        row_of[relying] = np.arange(len(relying))
+        count = len(relying)
+        add_rows(
+            np.concatenate([np.arange(count), row_of[z_village]]),
+            np.concatenate([x_index[relying, CELLULAR], z0 + np.arange(n_z)]),
+            np.concatenate([np.ones(count), -np.ones(n_z)]),
+            count,
+            np.zeros(count),
+            np.zeros(count),
+        )
+        add_rows(
+            np.tile(np.arange(n_z), 2),
+            np.concatenate([z0 + np.arange(n_z), y0 + z_site]),
+            np.concatenate([np.ones(n_z), -np.ones(n_z)]),
+            n_z,
+            np.full(n_z, -np.inf),
+            np.zeros(n_z),
+        )
+        sites, site_row = np.unique(z_site, return_inverse=True)
+        scale = power_of_ten_scale(problem.site_capacity[sites])
+        add_rows(
+            np.concatenate([site_row.ravel(), np.arange(len(sites))]),
+            np.concatenate([z0 + np.arange(n_z), y0 + sites]),
+            np.concatenate([problem.cell_demand[z_village], -problem.site_capacity[sites]]) / scale,
+            len(sites),
+            np.full(len(sites), -np.inf),
+            np.zeros(len(sites)),
+        )
+    elif problem.has_cellular:
         needs_site = np.flatnonzero((x_index[:, CELLULAR] >= 0) & ~problem.existing_cover)
         count = len(needs_site)
         covering = problem.cover[needs_site].tocoo()
@@ -274,7 +336,12 @@ def build_formulation(problem: Problem, goal: str = "max_benefit") -> Formulatio
     # Budget: everything that costs money, in scaled units.
     money = (
         np.concatenate(
-            [problem.cost[x_village, x_option], problem.site_cost[:n_y], problem.edge_cost[:n_g]]
+            [
+                problem.cost[x_village, x_option],
+                problem.site_cost[:n_y],
+                problem.edge_cost[:n_g],
+                np.zeros(len(z_village)),
+            ]
         )
         / money_scale
     )
@@ -291,7 +358,7 @@ def build_formulation(problem: Problem, goal: str = "max_benefit") -> Formulatio
             np.array([problem.budget / money_scale]),
         )
 
-    n_vars = n_x + n_y + n_g
+    n_vars = n_x + n_y + n_g + len(z_village)
     a_matrix = sparse.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(row_count, n_vars),
@@ -320,6 +387,8 @@ def build_formulation(problem: Problem, goal: str = "max_benefit") -> Formulatio
         money_scale=money_scale,
         benefit_scale=benefit_scale,
         goal=goal,
+        z_village=z_village,
+        z_site=z_site,
     )
 
 
@@ -513,6 +582,8 @@ def restricted(
     if budget_row >= 0 and budget_row in rows:
         new_budget_row = int(np.searchsorted(rows, budget_row))
     x_free = free[free < formulation.n_x]
+    z0 = formulation.n_x + formulation.n_y + formulation.n_g
+    z_free = free[free >= z0] - z0
     sub = Formulation(
         objective=formulation.objective[free],
         a_matrix=sub_matrix[rows].tocsc(),
@@ -523,10 +594,12 @@ def restricted(
         budget_row=new_budget_row,
         n_x=len(x_free),
         n_y=int(((free >= formulation.n_x) & (free < formulation.n_x + formulation.n_y)).sum()),
-        n_g=int((free >= formulation.n_x + formulation.n_y).sum()),
+        n_g=int(((free >= formulation.n_x + formulation.n_y) & (free < z0)).sum()),
         money_scale=formulation.money_scale,
         benefit_scale=formulation.benefit_scale,
         goal=formulation.goal,
+        z_village=formulation.z_village[z_free],
+        z_site=formulation.z_site[z_free],
     )
     return sub, free, fixed
 

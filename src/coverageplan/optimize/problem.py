@@ -7,6 +7,10 @@ a valid Problem; option semantics switch on with the fields that carry them:
 option 1 cellular, ``beam``/``beam_capacity``/``sat_demand`` make option 2
 satellite, ``host`` makes option 3 consolidation (the village's households
 move to a host village, which must then be served by one of options 0-2).
+``site_capacity``/``cell_demand`` limit what a site carries: every cellular
+village that relies on a new site is assigned to one built site covering it,
+and a site's assigned busy-hour demand must fit its capacity. Villages with
+``existing_cover`` need no assignment (existing towers' load is not modelled).
 Coverage targets (``target_weight``/``target_required``) add rows
 Σ_ij w_tij x_ij ≥ r_t; :func:`~coverageplan.optimize.solve` either maximises
 benefit within the budget or minimises cost meeting the targets.
@@ -68,6 +72,8 @@ class Problem:
     beam_capacity : (b,) capacity of each beam
     sat_demand : (n,) capacity village i uses on satellite
     host : (n,) int consolidation host of village i, −1 none
+    site_capacity : (m,) busy-hour throughput site s carries (Mbps); needs ``cell_demand``
+    cell_demand : (n,) busy-hour demand of village i when served by cellular (Mbps)
     target_weight : (t, n, k) contribution of x_ij to coverage target t
     target_required : (t,) least total weight target t needs
     target_names : (t,) names of the targets, for messages
@@ -86,6 +92,8 @@ class Problem:
     beam_capacity: np.ndarray = None  # type: ignore[assignment]  # None: default, filled in
     sat_demand: np.ndarray = None  # type: ignore[assignment]  # None: default, filled in
     host: np.ndarray = None  # type: ignore[assignment]  # None: no consolidation
+    site_capacity: np.ndarray = None  # type: ignore[assignment]  # None: unlimited
+    cell_demand: np.ndarray = None  # type: ignore[assignment]  # None: default, filled in
     target_weight: np.ndarray = None  # type: ignore[assignment]  # None: no targets
     target_required: np.ndarray = None  # type: ignore[assignment]
     target_names: tuple[str, ...] = ()
@@ -93,6 +101,7 @@ class Problem:
     has_fibre_tree: bool = field(init=False)
     has_beams: bool = field(init=False)
     has_hosts: bool = field(init=False)
+    has_site_capacity: bool = field(init=False)
 
     def __post_init__(self) -> None:
         cost = np.atleast_2d(np.asarray(self.cost, dtype=float))
@@ -171,13 +180,27 @@ class Problem:
         if len(names) != t:
             raise ValueError(f"Problem.target_names: expected {t} names, got {len(names)}")
         set_(self, "target_names", tuple(names))
-        for name in ("site_cost", "edge_cost", "sat_demand"):
+        has_site_capacity = self.site_capacity is not None or self.cell_demand is not None
+        if has_site_capacity and (self.site_capacity is None or self.cell_demand is None):
+            raise ValueError("Problem: site_capacity and cell_demand go together")
+        if has_site_capacity and not has_cellular:
+            raise ValueError("Problem: site_capacity given without cellular sites (cover)")
+        capacity = (
+            np.full(m, np.inf)
+            if self.site_capacity is None
+            else _array(self.site_capacity, float, "site_capacity", (m,))
+        )
+        set_(self, "site_capacity", capacity)
+        cell_demand = np.zeros(n) if self.cell_demand is None else self.cell_demand
+        set_(self, "cell_demand", _array(cell_demand, float, "cell_demand", (n,)))
+        for name in ("site_cost", "edge_cost", "sat_demand", "site_capacity", "cell_demand"):
             if (getattr(self, name) < 0).any():
                 raise ValueError(f"Problem.{name}: values must be ≥ 0")
         set_(self, "has_cellular", has_cellular)
         set_(self, "has_fibre_tree", has_tree)
         set_(self, "has_beams", has_beams)
         set_(self, "has_hosts", has_hosts)
+        set_(self, "has_site_capacity", has_site_capacity)
 
     def at_budget(self, budget: float) -> Problem:
         """The same problem with another budget (arrays shared, not re-validated)."""
@@ -210,6 +233,8 @@ class Plan:
     choice : (n,) int option per village, −1 unserved
     sites_built : (m,) bool
     edges_built : (n,) bool, trench from village i to its parent laid
+    site_assignment : (n,) int built site serving each cellular village, −1 for
+        villages not on cellular or under existing cover
     total_cost : money spent, recomputed from the decisions
     objective : what ``goal`` optimised, recomputed: benefit (max_benefit) or
         total cost (min_cost)
@@ -227,6 +252,7 @@ class Plan:
     choice: np.ndarray
     sites_built: np.ndarray
     edges_built: np.ndarray
+    site_assignment: np.ndarray
     total_cost: float
     objective: float
     bound: float
@@ -236,6 +262,10 @@ class Plan:
     solve_time_s: float
     goal: str = "max_benefit"
     benefit: float = 0.0
+
+    def site_load(self, problem: Problem) -> np.ndarray:
+        """(m,) busy-hour demand (Mbps) the plan assigns to each site."""
+        return site_load(problem, self.site_assignment)
 
     @property
     def is_optimal(self) -> bool:
@@ -254,16 +284,59 @@ def plan_cost(
     )
 
 
+def site_load(problem: Problem, assignment: np.ndarray) -> np.ndarray:
+    """(m,) busy-hour demand (Mbps) of the villages assigned to each site."""
+    assigned = assignment >= 0
+    return np.bincount(
+        assignment[assigned], weights=problem.cell_demand[assigned], minlength=problem.n_sites
+    )
+
+
 def plan_benefit(problem: Problem, choice: np.ndarray) -> float:
     """Benefit of a choice vector."""
     served = choice >= 0
     return float(problem.benefit[np.flatnonzero(served), choice[served]].sum())
 
 
-def plan_violations(
-    problem: Problem, choice: np.ndarray, sites_built: np.ndarray, edges_built: np.ndarray
+def assignment_violations(
+    problem: Problem,
+    choice: np.ndarray,
+    sites_built: np.ndarray,
+    site_assignment: np.ndarray | None,
 ) -> list[str]:
-    """Constraints a set of decisions breaks (empty when it is a valid plan)."""
+    """What breaks site capacity: each relying village on one built covering site, loads fit."""
+    if site_assignment is None:
+        return ["site capacity needs a site assignment"]
+    relying = (choice == CELLULAR) & ~problem.existing_cover
+    assigned = site_assignment >= 0
+    if (assigned != relying).any():
+        return ["a village relying on a new site has no site assigned, or one not relying has"]
+    villages, sites = np.flatnonzero(assigned), site_assignment[assigned]
+    out: list[str] = []
+    if (sites >= problem.n_sites).any():
+        return ["a site assignment names no site"]
+    if not sites_built[sites].all():
+        out.append("a village is assigned to a site that is not built")
+    if not np.asarray(problem.cover[villages, sites]).ravel().all():
+        out.append("a village is assigned to a site that does not cover it")
+    load = site_load(problem, site_assignment)
+    if (load > problem.site_capacity * (1 + 1e-9) + 1e-9).any():
+        out.append("a cellular site is over capacity")
+    return out
+
+
+def plan_violations(
+    problem: Problem,
+    choice: np.ndarray,
+    sites_built: np.ndarray,
+    edges_built: np.ndarray,
+    site_assignment: np.ndarray | None = None,
+) -> list[str]:
+    """Constraints a set of decisions breaks (empty when it is a valid plan).
+
+    ``site_assignment`` (n,) is the built site serving each cellular village
+    (−1 none); a problem with site capacity needs it, others may omit it.
+    """
     problems: list[str] = []
     served = np.flatnonzero(choice >= 0)
     if not problem.feasible[served, choice[served]].all():
@@ -273,6 +346,8 @@ def plan_violations(
         reached = problem.existing_cover | (problem.cover @ sites_built.astype(np.int64) > 0)
         if (cellular & ~reached).any():
             problems.append("cellular chosen where no built site covers the village")
+    if problem.has_site_capacity:
+        problems += assignment_violations(problem, choice, sites_built, site_assignment)
     if problem.has_fibre_tree:
         fibre = choice == FIBRE
         if (fibre & ~edges_built).any():

@@ -60,7 +60,21 @@ def reference_model(problem: Problem, goal: str = "max_benefit") -> tuple[object
     for i in range(n):
         model += pulp.lpSum(x[i, j] for j in range(k) if (i, j) in x) <= 1, f"one_option_{i}"
     cover = problem.cover.tocsr()
-    if problem.has_cellular:
+    if problem.has_site_capacity:
+        # Each village relying on a new site is served by one built site covering it,
+        # and the demand a site serves fits its capacity.
+        z = {}
+        for i in range(n):
+            if (i, CELLULAR) in x and not problem.existing_cover[i]:
+                sites = cover.indices[cover.indptr[i] : cover.indptr[i + 1]]
+                for s in sites:
+                    z[i, s] = model.add_variable(f"z_{i}_{s}", 0, 1, cat=pulp.LpBinary)
+                    model += z[i, s] <= y[s], f"assigned_site_built_{i}_{s}"
+                model += x[i, CELLULAR] == pulp.lpSum(z[i, s] for s in sites), f"assign_{i}"
+        for s in range(m):
+            load = pulp.lpSum(problem.cell_demand[i] * var for (i, t), var in z.items() if t == s)
+            model += load <= problem.site_capacity[s] * y[s], f"site_capacity_{s}"
+    elif problem.has_cellular:
         for i in range(n):
             if (i, CELLULAR) in x and not problem.existing_cover[i]:
                 sites = cover.indices[cover.indptr[i] : cover.indptr[i + 1]]

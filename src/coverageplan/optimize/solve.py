@@ -84,7 +84,9 @@ def lp_restriction(formulation: Formulation, lp_values: np.ndarray) -> tuple[np.
     """
     lower = np.zeros_like(lp_values)
     upper = (lp_values > INTEGRAL).astype(float)
-    infrastructure = np.arange(lp_values.size) >= formulation.n_x
+    column = np.arange(lp_values.size)
+    f = formulation
+    infrastructure = (column >= f.n_x) & (column < f.n_x + f.n_y + f.n_g)  # assignments stay free
     lower[infrastructure & (lp_values >= 1 - INTEGRAL)] = 1.0
     return lower, upper
 
@@ -156,37 +158,60 @@ def _run_backend(
 def decisions(
     problem: Problem, formulation: Formulation, result: SolverResult
 ) -> tuple[np.ndarray, ...]:
-    """Rounded (choice, sites_built, edges_built), pruned of sites and trenches nothing uses."""
+    """Rounded (choice, sites_built, edges_built, site_assignment); unused sites, trenches pruned.
+
+    With site capacity the assignment is read from the z columns.
+    """
     n = problem.n_villages
     choice = np.full(n, UNSERVED, dtype=np.int64)
     sites_built = np.zeros(problem.n_sites, dtype=bool)
-    edges_built = np.zeros(n, dtype=bool)
     if result.values is None:
-        return choice, sites_built, edges_built
+        return choice, sites_built, np.zeros(n, dtype=bool), np.full(n, UNSERVED, dtype=np.int64)
     f = formulation
     values = result.values > 0.5
     chosen = np.flatnonzero(values[: f.n_x])
     choice[f.x_village[chosen]] = f.x_option[chosen]
     if f.n_y:
         sites_built = values[f.n_x : f.n_x + f.n_y].copy()
-    return infrastructure_for(problem, choice, sites_built)
+    assignment = None
+    if f.n_z or problem.has_site_capacity:
+        assignment = np.full(n, UNSERVED, dtype=np.int64)
+        on = np.flatnonzero(values[f.n_x + f.n_y + f.n_g :])
+        assignment[f.z_village[on]] = f.z_site[on]
+    return infrastructure_for(problem, choice, sites_built, assignment)
 
 
 def infrastructure_for(
-    problem: Problem, choice: np.ndarray, sites_built: np.ndarray
+    problem: Problem,
+    choice: np.ndarray,
+    sites_built: np.ndarray,
+    site_assignment: np.ndarray | None = None,
 ) -> tuple[np.ndarray, ...]:
-    """(choice, sites, trenches) with only the sites cellular villages rely on.
+    """(choice, sites, trenches, site_assignment) with only the sites cellular villages use.
 
     Trenches are exactly those the fibre villages need (theirs and above).
+    ``site_assignment`` is kept for villages still relying on a new site
+    (cellular, no existing cover); without one, each such village is served
+    by the first built site covering it (when site capacity is off).
     """
+    n = problem.n_villages
+    relying = (choice == CELLULAR) & ~problem.existing_cover
     sites_built = sites_built.copy()
-    if problem.has_cellular and sites_built.any():
-        relying = (choice == CELLULAR) & ~problem.existing_cover
-        sites_built &= np.asarray(problem.cover[relying].sum(axis=0)).ravel() > 0
-    edges_built = np.zeros(problem.n_villages, dtype=bool)
+    if site_assignment is None:
+        assignment = np.full(n, UNSERVED, dtype=np.int64)
+        if problem.has_cellular and sites_built.any():
+            sites_built &= np.asarray(problem.cover[relying].sum(axis=0)).ravel() > 0
+            built_cover = problem.cover[:, sites_built].tocsr()
+            has = relying & (np.diff(built_cover.indptr) > 0)
+            first = built_cover.indices[built_cover.indptr[:-1][has]]
+            assignment[has] = np.flatnonzero(sites_built)[first]
+    else:
+        assignment = np.where(relying, site_assignment, UNSERVED)
+        sites_built &= np.bincount(assignment[assignment >= 0], minlength=problem.n_sites) > 0
+    edges_built = np.zeros(n, dtype=bool)
     if problem.has_fibre_tree:
         edges_built = ancestors_of(problem.parent, choice == FIBRE)
-    return choice, sites_built, edges_built
+    return choice, sites_built, edges_built, assignment
 
 
 MAX_BUDGET_RETRIES = 3
@@ -235,8 +260,8 @@ def solve(
         )
         bounds.append(result.bound)  # the first solve, on the exact budget, bounds the true optimum
         solve_time_s += result.solve_time_s
-        choice, sites_built, edges_built = decisions(problem, formulation, result)
-        overspend = plan_cost(problem, choice, sites_built, edges_built) - problem.budget
+        decided = decisions(problem, formulation, result)
+        overspend = plan_cost(problem, *decided[:3]) - problem.budget
         if overspend <= 0:
             break
         margin += 2.0 * overspend  # tolerance let the rounded plan overspend: tighten and retry
@@ -247,7 +272,7 @@ def solve(
         )
     return checked_plan(
         problem,
-        (choice, sites_built, edges_built),
+        decided,
         scaled_bound=bounds[0],
         formulation=formulation,
         status=result.status,
@@ -268,14 +293,14 @@ def checked_plan(
     solve_time_s: float,
     goal: str = "max_benefit",
 ) -> Plan:
-    """A Plan from (choice, sites_built, edges_built), every constraint verified.
+    """A Plan from (choice, sites_built, edges_built, site_assignment), every constraint verified.
 
     ``scaled_bound`` is the solver's bound on the maximised objective in the
     formulation's scaled units; objective, cost and gap are recomputed here
     from the decisions. A plan that breaks a constraint raises SolverError.
     """
-    choice, sites_built, edges_built = decided
-    violations = plan_violations(problem, choice, sites_built, edges_built)
+    choice, sites_built, edges_built, site_assignment = decided
+    violations = plan_violations(problem, choice, sites_built, edges_built, site_assignment)
     if violations:
         raise SolverError(
             f"{solver} returned a plan that breaks constraints: {'; '.join(violations)}"
@@ -302,6 +327,7 @@ def checked_plan(
         choice=choice,
         sites_built=sites_built,
         edges_built=edges_built,
+        site_assignment=site_assignment,
         total_cost=total_cost,
         objective=objective,
         bound=float(bound),
