@@ -7,11 +7,12 @@ Usage:
 
 Instances come from the pipeline on synthetic regions (``prepare`` of a
 scenario with ``region.synthetic``), built once and cached as pickles under
-``benchmarks/out/instances``. Every (size, method) runs in its own child
-process so its peak memory is its own. Printed per run: problem build
-seconds (cache load excluded), solve seconds, objective, proven bound, gap,
-status and peak resident memory; then the speed ratio of the baseline to
-``milp`` at 10,000 villages and the issue-7 targets, met or missed.
+``benchmarks/out/instances``, keyed by a hash of the package source. Every
+(size, method) runs in its own child process so its peak memory is its own.
+Printed per run: problem build seconds (cache load excluded), solve seconds,
+objective, proven bound, gap, status and peak resident memory; then the
+speed ratio of the baseline to ``milp`` at 10,000 villages and the issue-7
+targets.
 
 Methods: ``milp`` is ``solve`` (LP-guided HiGHS, gap 1e-3); ``decompose`` is
 ``solve(method="decompose")`` (Lagrangian blocks on local processes, gap 1e-2); ``frontier`` is
@@ -23,6 +24,7 @@ one PuLP variable and constraint at a time) and solves it with CBC.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import pickle
 import resource
@@ -45,12 +47,22 @@ TARGETS = {  # issue 7
 }
 
 
+def code_version() -> str:
+    """A hash of coverageplan's source: a cached Problem serves only the code that built it."""
+    import coverageplan
+
+    digest = hashlib.sha256()
+    for source in sorted(Path(coverageplan.__file__).parent.rglob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def instance(villages: int) -> object:
     """The Problem for a synthetic region of ``villages``, from the cache or built (and cached)."""
     from coverageplan.pipeline import prepare
     from coverageplan.scenario import Scenario
 
-    path = CACHE / f"problem_{villages}.pkl"
+    path = CACHE / f"problem_{villages}_{code_version()}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     scenario = Scenario.model_validate(
