@@ -3,6 +3,7 @@
 Usage:
     python benchmarks/sweep_scale.py            # 50,000 villages, 10 subsidy points × 100 budgets
     python benchmarks/sweep_scale.py --smoke    # 1,000 villages, 2 × 5 (CI)
+    python benchmarks/sweep_scale.py --local-cluster   # the same through a Dask LocalCluster
 
 The region is synthetic (``region.synthetic``, seed 1); the engineering cache
 is emptied first, so the time includes generating the region and computing
@@ -18,6 +19,7 @@ engineering seconds, statuses and the max/median gap.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shutil
 import sys
 from pathlib import Path
@@ -73,6 +75,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--call-seconds", type=float, help="time limit of each frontier call")
     parser.add_argument("--smoke", action="store_true", help="1,000 villages, 2 × 5 points")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask scheduler")
+    parser.add_argument(
+        "--local-cluster", action="store_true", help="run on a Dask LocalCluster of --workers"
+    )
     args = parser.parse_args()
     if args.smoke:
         args.villages, args.subsidy, args.budgets = 1_000, 2, 5
@@ -84,18 +90,29 @@ def main() -> int:
     from coverageplan.sweep import run_sweep
 
     shutil.rmtree(OUT / "sweep_cache", ignore_errors=True)  # engineering counted, once
-    result = run_sweep(
-        scenario(args.villages, args.subsidy, args.budgets, call_s),  # type: ignore[arg-type]
-        directory=OUT / f"sweep_{args.villages}",
-        workers=args.workers,
-        progress=False,
-    )
+    with contextlib.ExitStack() as stack:
+        scheduler = args.scheduler
+        if args.local_cluster:
+            from distributed import LocalCluster
+
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None)
+            )
+            scheduler = cluster.scheduler_address
+        result = run_sweep(
+            scenario(args.villages, args.subsidy, args.budgets, call_s),  # type: ignore[arg-type]
+            directory=OUT / f"sweep_{args.villages}",
+            workers=args.workers,
+            scheduler=scheduler,
+            progress=False,
+        )
     table, timings = result.table, result.timings_s
     gap = table["gap"].replace(np.inf, np.nan)
     points = len(table)
     print(
         f"sweep: {args.villages:,} villages, {args.subsidy} subsidy points × {args.budgets} "
-        f"budgets = {points:,} points, frontier, {args.workers} workers, {call_s:.1f} s per call"
+        f"budgets = {points:,} points, frontier, {args.workers} workers"
+        f"{' (Dask)' if args.scheduler or args.local_cluster else ''}, {call_s:.1f} s per call"
     )
     print(f"total {timings['total']:.1f} s; per point {timings['total'] / points:.4f} s")
     print(
