@@ -305,7 +305,7 @@ def coverage_targets(
 def build_problem(
     villages: Villages, reach: Reach, econ: Economics, policy: Policy, demand: Demand
 ) -> Problem:
-    """The optimizer's Problem for one scenario point."""
+    """The optimizer's Problem for one scenario point (site capacity if the demand asks for it)."""
     n = len(villages.population)
     feasible = np.zeros((n, N_OPTIONS), dtype=bool)
     feasible[:, :CONSOLIDATE] = eligible_technologies(
@@ -332,6 +332,8 @@ def build_problem(
         beam=reach.beam,
         beam_capacity=econ.beam_capacity_mbps,
         sat_demand=econ.sat_demand_mbps,
+        site_capacity=econ.site_capacity_mbps if demand.enforce_site_capacity else None,
+        cell_demand=econ.cell_demand_mbps if demand.enforce_site_capacity else None,
         host=econ.host,
         target_weight=target_weight,
         target_required=target_required,
