@@ -319,6 +319,11 @@ def build_problem(
     target_weight, target_required, target_names = coverage_targets(
         villages, econ.speed_mbps, feasible, policy, demand
     )
+    capacity = (
+        {"site_capacity": econ.site_capacity_mbps, "cell_demand": econ.cell_demand_mbps}
+        if demand.enforce_site_capacity
+        else {}
+    )
     return Problem(
         cost=village_cost,
         benefit=benefit(villages, econ, demand),
@@ -332,8 +337,7 @@ def build_problem(
         beam=reach.beam,
         beam_capacity=econ.beam_capacity_mbps,
         sat_demand=econ.sat_demand_mbps,
-        site_capacity=econ.site_capacity_mbps if demand.enforce_site_capacity else None,
-        cell_demand=econ.cell_demand_mbps if demand.enforce_site_capacity else None,
+        **capacity,
         host=econ.host,
         target_weight=target_weight,
         target_required=target_required,
