@@ -77,6 +77,22 @@ def random_problem(seed: int, *, with_beams: bool | None = None, extended: bool 
     )
 
 
+def fits_capacity(problem: Problem, need: int, built: np.ndarray) -> bool:
+    """Some assignment of the ``need`` villages to built sites covering them fits every capacity."""
+    if not problem.has_site_capacity:
+        return True
+    cover = problem.cover.toarray()
+    villages = [i for i in range(problem.n_villages) if need >> i & 1]
+    options = [[s for s in np.flatnonzero(built) if cover[i, s]] for i in villages]
+    for sites in itertools.product(*options):
+        load = np.zeros(problem.n_sites)
+        for i, s in zip(villages, sites, strict=True):
+            load[s] += problem.cell_demand[i]
+        if (load <= problem.site_capacity + 1e-9).all():
+            return True
+    return False
+
+
 def brute_force(problem: Problem, goal: str = "max_benefit") -> float:
     """Best objective over every choice vector, each with its cheapest valid sites and trenches.
 
@@ -85,7 +101,7 @@ def brute_force(problem: Problem, goal: str = "max_benefit") -> float:
     """
     n, k, m = problem.n_villages, problem.n_options, problem.n_sites
     cover = problem.cover.toarray()
-    # Cheapest site set covering each subset of villages (as a bit mask).
+    # Cheapest site set serving each subset of villages (as a bit mask).
     cheapest = np.full(2**n, np.inf)
     for subset in itertools.product([0, 1], repeat=m):
         built = np.array(subset, dtype=bool)
@@ -93,7 +109,7 @@ def brute_force(problem: Problem, goal: str = "max_benefit") -> float:
         mask = sum(1 << i for i in range(n) if covered[i])
         cost = problem.site_cost[built].sum()
         for need in range(2**n):  # every subset of `covered` is covered too
-            if need & ~mask == 0:
+            if need & ~mask == 0 and fits_capacity(problem, need, built):
                 cheapest[need] = min(cheapest[need], cost)
     best = 0.0 if goal == "max_benefit" else np.inf
     for choice in itertools.product(range(-1, k), repeat=n):

@@ -65,7 +65,8 @@ class Economics:
     (n, 4) busy-hour speed delivered; ``affordable`` (n, 4);
     ``adoption`` (n, 4) take-up relative to the affordable take-up (1, or
     ``unaffordable_take_up_factor``); ``sat_demand_mbps`` (n,);
-    ``beam_capacity_mbps`` (b,); ``host`` (n,) the
+    ``beam_capacity_mbps`` (b,); ``cell_demand_mbps`` (n,) busy-hour
+    demand on cellular; ``site_capacity_mbps`` (m,); ``host`` (n,) the
     consolidation host, −1 none; ``discount_rate``, ``horizon_years``.
     """
 
@@ -79,6 +80,8 @@ class Economics:
     adoption: np.ndarray
     sat_demand_mbps: np.ndarray
     beam_capacity_mbps: np.ndarray
+    cell_demand_mbps: np.ndarray
+    site_capacity_mbps: np.ndarray
     host: np.ndarray
     discount_rate: float
     horizon_years: int
@@ -217,6 +220,10 @@ def economics(
         ),
         sat_demand_mbps=sat_demand,
         beam_capacity_mbps=np.full(reach.beam_count, demand.beam_capacity_mbps),
+        cell_demand_mbps=subs3[:, CELLULAR]
+        * demand.active_share
+        * demand.busy_hour_mbps_per_subscriber,
+        site_capacity_mbps=np.full(len(new), demand.site_capacity_mbps),
         host=np.asarray(host, dtype=np.int64),
         discount_rate=rate,
         horizon_years=horizon,

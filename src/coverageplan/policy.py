@@ -305,7 +305,7 @@ def coverage_targets(
 def build_problem(
     villages: Villages, reach: Reach, econ: Economics, policy: Policy, demand: Demand
 ) -> Problem:
-    """The optimizer's Problem for one scenario point."""
+    """The optimizer's Problem for one scenario point (site capacity if the demand asks for it)."""
     n = len(villages.population)
     feasible = np.zeros((n, N_OPTIONS), dtype=bool)
     feasible[:, :CONSOLIDATE] = eligible_technologies(
@@ -318,6 +318,11 @@ def build_problem(
     village_cost, site_cost, edge_cost = public_costs(econ, reach, villages, policy.subsidy)
     target_weight, target_required, target_names = coverage_targets(
         villages, econ.speed_mbps, feasible, policy, demand
+    )
+    capacity = (
+        {"site_capacity": econ.site_capacity_mbps, "cell_demand": econ.cell_demand_mbps}
+        if demand.enforce_site_capacity
+        else {}
     )
     return Problem(
         cost=village_cost,
@@ -332,6 +337,7 @@ def build_problem(
         beam=reach.beam,
         beam_capacity=econ.beam_capacity_mbps,
         sat_demand=econ.sat_demand_mbps,
+        **capacity,
         host=econ.host,
         target_weight=target_weight,
         target_required=target_required,

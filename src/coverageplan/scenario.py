@@ -434,6 +434,13 @@ class Demand(Section):
         description="Cellular site throughput: 3 sectors × 3 carriers × ~22 Mbps per 10 MHz 2×2 "
         "(PARAMETERS.md §B3; DICE baseline two or three carriers).",
     )
+    enforce_site_capacity: bool = Field(
+        False,
+        description="Assign every village relying on a new or upgraded cellular site to one "
+        "built site covering it, and keep each site's busy-hour demand (subscribers × "
+        "active_share × busy_hour_mbps_per_subscriber) within site_capacity_mbps. Villages "
+        "under existing 4G need no assignment.",
+    )
     cellular_peak_mbps: float = Field(50.0, gt=0, description="Cap on cellular speed per user.")
     satellite_speed_mbps: float = Field(
         25.0,

@@ -317,7 +317,7 @@ def assignment_violations(
         return ["a site assignment names no site"]
     if not sites_built[sites].all():
         out.append("a village is assigned to a site that is not built")
-    if not np.asarray(problem.cover[villages, sites]).ravel().all():
+    if len(villages) and not np.asarray(problem.cover[villages, sites]).ravel().all():
         out.append("a village is assigned to a site that does not cover it")
     load = site_load(problem, site_assignment)
     if (load > problem.site_capacity * (1 + 1e-9) + 1e-9).any():
