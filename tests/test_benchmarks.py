@@ -22,3 +22,16 @@ def test_optimizer_benchmark_smoke_mode_prints_every_method() -> None:
     for method in ("milp", "frontier", "baseline"):
         assert any(line.split()[1:2] == [method] for line in lines), completed.stdout
     assert "time ratio" in completed.stdout and "agree within the gap" in completed.stdout
+
+
+def test_radio_benchmark_smoke_mode_prints_both_figures() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "radio_scale.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "coverage:" in completed.stdout and "speedup" in completed.stdout
