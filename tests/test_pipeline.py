@@ -83,7 +83,7 @@ def test_failed_run_leaves_no_partial_output(region_dir: Path, tmp_path: Path, m
     out.mkdir()
     (out / "summary.json").write_text('{"previous": true}')
 
-    def broken_map(context, path):
+    def broken_map(context, path, signal=None):
         path.write_bytes(b"partial")
         raise RuntimeError("disk full")
 

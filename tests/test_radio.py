@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import geopandas as gpd
 import numpy as np
@@ -33,8 +34,10 @@ from coverageplan.engineering.radio import (
 )
 from coverageplan.engineering.terrain import terrain_profiles, void_filled
 from coverageplan.errors import InputError
+from coverageplan.region.importers import import_region
 from coverageplan.region.model import Region, Terrain
-from coverageplan.scenario import Costs, RadioEngineering
+from coverageplan.scenario import Costs, RadioEngineering, load_scenario
+from tests.conftest import ROOT
 
 CRS_M = CRS.from_epsg(32648)
 
@@ -340,3 +343,20 @@ def test_microwave_needs_line_of_sight_and_the_cheapest_backhaul_wins() -> None:
     )
     kind, _ = site_backhaul(reach([6_000.0, 6_000.0], [500.0, 9_000.0]), dear_microwave)
     assert kind.tolist() == [BACKHAUL_FIBRE, BACKHAUL_SATELLITE]
+
+
+def test_ariege_real_4g_masts_cover_a_plausible_share_of_communes() -> None:
+    ariege = ROOT.parent / "shared" / "realdata" / "ariege"
+    if not ariege.is_dir():
+        pytest.skip(f"real Ariège data not found at {ariege} (the shared folder beside the repo)")
+    scenario = load_scenario(ROOT / "scenarios" / "ariege.yaml")
+    assert scenario.region.files is not None
+    region, _ = import_region(scenario.region.files, crs=scenario.region.crs)
+    xy = shapely.get_coordinates(region.villages.geometry.to_numpy())
+    started = time.perf_counter()
+    reach = radio_reach(region, xy, np.zeros(len(xy)), RadioEngineering())
+    seconds = time.perf_counter() - started
+    share = float(reach.existing_cover.mean())
+    print(f"Ariège: real 4G masts cover {share:.1%} of {len(xy)} communes ({seconds:.1f} s)")
+    assert 0.3 < share < 0.98  # mountain valleys: most, not all
+    assert seconds < 30
