@@ -78,7 +78,7 @@ def test_batch_profiles_equal_one_at_a_time_sampling() -> None:
         assert intervals[i] * spacing[i] == pytest.approx(np.hypot(*(end[i] - start[i])))
 
 
-def test_link_loss_does_not_depend_on_chunking_or_processes() -> None:
+def test_link_loss_does_not_depend_on_chunking_or_processes(monkeypatch) -> None:
     terrain = hills()
     rng = np.random.default_rng(2)
     tx = rng.uniform(500, 9_500, (300, 2))
@@ -90,6 +90,11 @@ def test_link_loss_does_not_depend_on_chunking_or_processes() -> None:
     )
     small = itm_link_loss_db(terrain, terrain.elevation_m, tx, heights, rx, radio, chunk_pairs=7)
     np.testing.assert_allclose(small, whole, rtol=0, atol=1e-9)
+    monkeypatch.setattr("coverageplan.engineering.radio.PARALLEL_MIN_PAIRS", 0)
+    forked = itm_link_loss_db(
+        terrain, terrain.elevation_m, tx, heights, rx, radio, chunk_pairs=50, workers=2
+    )
+    np.testing.assert_allclose(forked, whole, rtol=0, atol=1e-9)
     # The same link through the ITM API directly.
     z, n, d = terrain_profiles(terrain, terrain.elevation_m, tx[:1], rx[:1], spacing_m=50.0)
     direct = itm_point_to_point(z, n, d, tx_height_m=heights[0], rx_height_m=1.5, freq_mhz=800.0)
