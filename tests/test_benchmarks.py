@@ -36,3 +36,16 @@ def test_sweep_benchmark_smoke_mode_prints_its_figures() -> None:
     assert completed.returncode == 0, completed.stderr
     for figure in ("per point", "engineering", "gap: max", "10 points"):
         assert figure in completed.stdout, completed.stdout
+
+
+def test_radio_benchmark_smoke_mode_prints_both_figures() -> None:
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "radio_scale.py"), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=ROOT,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "coverage:" in completed.stdout and "speedup" in completed.stdout

@@ -58,7 +58,7 @@ def test_coverage_matrix_matches_dense_computation() -> None:
     villages = rng.uniform(0, 30_000, (200, 2))
     sites = rng.uniform(0, 30_000, (15, 2))
     heights = rng.uniform(15, 50, 15)
-    radio = RadioEngineering()
+    radio = RadioEngineering(propagation="hata")
     cover = coverage_matrix(villages, sites, heights, radio).toarray()
     distance = np.hypot(*(villages[:, None, :] - sites[None, :, :]).transpose(2, 0, 1))
     loss = hata_path_loss_db(

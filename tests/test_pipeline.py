@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pyogrio
 import pytest
+import rasterio
 
 from coverageplan.cli import main
 from coverageplan.pipeline import run
@@ -18,7 +19,19 @@ from .conftest import ROOT, scenario_dict
 def test_run_writes_three_consistent_outputs(region_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run(scenario_from_dict(scenario_dict(region_dir, out)))
-    assert sorted(p.name for p in out.iterdir()) == ["map.png", "plan.gpkg", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "coverage.tif",
+        "map.png",
+        "plan.gpkg",
+        "summary.json",
+    ]
+    with rasterio.open(out / "coverage.tif") as raster:  # best RSRP from the plan's network
+        rsrp = raster.read(1)
+        assert raster.crs is not None and raster.tags(1)["units"] == "dBm"
+        radio = result.context.reach.radio
+        row, col = raster.index(*radio.existing_xy[0])
+    assert np.isfinite(rsrp).any() and np.nanmax(rsrp) > -60.0
+    assert rsrp[row, col] > -90.0  # strong beside an existing 4G tower
     summary = json.loads((out / "summary.json").read_text())
     plan, problem = result.context.plan, result.context.problem
     assert summary["status"] == plan.status == "optimal"
@@ -35,6 +48,9 @@ def test_run_writes_three_consistent_outputs(region_dir: Path, tmp_path: Path) -
     assert spent == pytest.approx(summary["budget_used_usd"], abs=0.05)
     layers = {name for name, _ in pyogrio.list_layers(out / "plan.gpkg")}
     assert layers == {"villages", "sites", "fibre_routes", "fibre", "towers"}
+    sites = pyogrio.read_dataframe(out / "plan.gpkg", layer="sites")
+    assert set(sites["backhaul"]) <= {"microwave", "fibre", "satellite"}
+    assert (sites["backhaul_usd"] > 0).all() or len(sites) == 0
     layer = pyogrio.read_dataframe(out / "plan.gpkg", layer="villages")
     assert set(layer["option"]) <= {"fibre", "cellular", "satellite", "consolidate", "none"}
     assert (layer["option"] != "none").sum() == served.sum()
@@ -67,7 +83,7 @@ def test_failed_run_leaves_no_partial_output(region_dir: Path, tmp_path: Path, m
     out.mkdir()
     (out / "summary.json").write_text('{"previous": true}')
 
-    def broken_map(context, path):
+    def broken_map(context, path, signal=None):
         path.write_bytes(b"partial")
         raise RuntimeError("disk full")
 

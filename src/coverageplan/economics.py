@@ -12,13 +12,18 @@ households move to a host village and are served there).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
 
 from coverageplan.engineering import Reach
-from coverageplan.engineering.radio import SITE_NEW
+from coverageplan.engineering.backhaul import (
+    BACKHAUL_FIBRE,
+    BACKHAUL_MICROWAVE,
+    BACKHAUL_SATELLITE,
+)
+from coverageplan.engineering.radio import SITE_NEW, RadioReach
 from coverageplan.optimize import CELLULAR, FIBRE, SATELLITE
 from coverageplan.scenario import Costs, Demand
 
@@ -66,8 +71,12 @@ class Economics:
     ``adoption`` (n, 4) take-up relative to the affordable take-up (1, or
     ``unaffordable_take_up_factor``); ``sat_demand_mbps`` (n,);
     ``beam_capacity_mbps`` (b,); ``cell_demand_mbps`` (n,) busy-hour
-    demand on cellular; ``site_capacity_mbps`` (m,); ``host`` (n,) the
-    consolidation host, −1 none; ``discount_rate``, ``horizon_years``.
+    demand on cellular; ``host`` (n,) the
+    consolidation host, −1 none; ``discount_rate``, ``horizon_years``;
+    ``site_backhaul`` (m,) the cheapest feasible backhaul per site
+    (``BACKHAUL_*`` of :mod:`~coverageplan.engineering.backhaul`) and
+    ``site_backhaul_usd`` (m,) its net present cost (in ``site``);
+    ``site_capacity_mbps`` (m,) throughput after the backhaul's limit.
     """
 
     village: CostItems
@@ -81,10 +90,12 @@ class Economics:
     sat_demand_mbps: np.ndarray
     beam_capacity_mbps: np.ndarray
     cell_demand_mbps: np.ndarray
-    site_capacity_mbps: np.ndarray
     host: np.ndarray
     discount_rate: float
     horizon_years: int
+    site_backhaul: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
+    site_backhaul_usd: np.ndarray = field(default_factory=lambda: np.empty(0))
+    site_capacity_mbps: np.ndarray = field(default_factory=lambda: np.empty(0))
 
     def npc(self, items: CostItems) -> np.ndarray:
         """Net present cost of ``items`` over this horizon."""
@@ -112,9 +123,17 @@ def subscribers_by_option(
 
 
 def cellular_speed_mbps(
-    cover: sparse.csr_matrix, existing: sparse.csr_matrix, subscribers: np.ndarray, demand: Demand
+    cover: sparse.csr_matrix,
+    existing: sparse.csr_matrix,
+    subscribers: np.ndarray,
+    demand: Demand,
+    *,
+    site_capacity_mbps: np.ndarray | None = None,
 ) -> np.ndarray:
     """Best busy-hour speed per village over the sites that cover it (0 where none).
+
+    ``site_capacity_mbps`` (m,) per candidate site (default
+    ``demand.site_capacity_mbps``; existing sites always have that).
 
     Ex-ante load: each village's busy-hour active subscribers are split evenly
     over every site (existing or candidate) that covers it; a site's capacity
@@ -125,11 +144,58 @@ def cellular_speed_mbps(
     sites_per_village = np.maximum(np.diff(both.indptr), 1)
     active = subscribers * demand.active_share / sites_per_village
     load = np.asarray(both.T @ active).ravel()
-    per_user = np.minimum(
-        demand.site_capacity_mbps / np.maximum(load, 1.0), demand.cellular_peak_mbps
-    )
+    capacity = np.full(both.shape[1], demand.site_capacity_mbps)
+    if site_capacity_mbps is not None:
+        capacity[existing.shape[1] :] = site_capacity_mbps
+    per_user = np.minimum(capacity / np.maximum(load, 1.0), demand.cellular_peak_mbps)
     speed = both.multiply(per_user[None, :]).tocsr()
     return np.asarray(speed.max(axis=1).toarray()).ravel()
+
+
+def site_backhaul(radio: RadioReach, costs: Costs) -> tuple[np.ndarray, CostItems]:
+    """Cheapest feasible backhaul per site (by net present cost) and its cost items.
+
+    Microwave: ``backhaul_usd`` + ``microwave_usd_per_km`` × hop, replaced
+    with the equipment, opex at the site share. Fibre: trench per km × route,
+    replaced with the cable, route opex per km. Satellite: terminal replaced
+    with the equipment plus its yearly service; always feasible.
+    """
+    cell, fibre = costs.cellular, costs.fibre
+    rate, horizon = costs.discount_rate, costs.horizon_years
+    m = len(radio.site_kind)
+    hop_m = np.zeros(m) if radio.site_hop_m is None else radio.site_hop_m
+    route_m = np.full(m, np.inf) if radio.site_fibre_route_m is None else radio.site_fibre_route_m
+    equipment_replace = replacement_factor(rate, cell.equipment_life_years, horizon)
+    hop_km = np.where(np.isfinite(hop_m), hop_m, 0.0) / 1e3
+    mw = cell.backhaul_usd + cell.microwave_usd_per_km * hop_km
+    route_km = np.where(np.isfinite(route_m), route_m, 0.0) / 1e3
+    trench = fibre.trench_usd_per_km * route_km
+    sat = np.full(m, cell.satellite_backhaul_usd)
+    options = [
+        CostItems(mw, mw * equipment_replace, mw * cell.site_opex_share_per_year),
+        CostItems(
+            trench,
+            trench * replacement_factor(rate, fibre.cable_life_years, horizon),
+            fibre.opex_usd_per_km_per_year * route_km,
+        ),
+        CostItems(
+            sat,
+            sat * equipment_replace,
+            sat * cell.site_opex_share_per_year + cell.satellite_backhaul_usd_per_year,
+        ),
+    ]
+    npc = np.stack([item.npc(rate, horizon) for item in options])
+    npc[BACKHAUL_MICROWAVE, ~np.isfinite(hop_m)] = np.inf
+    npc[BACKHAUL_FIBRE, ~np.isfinite(route_m)] = np.inf
+    kind = np.argmin(npc, axis=0).astype(np.int8)  # satellite is always finite
+    pick = np.arange(m)
+    chosen = CostItems(
+        *(
+            np.stack([getattr(item, name) for item in options])[kind, pick]
+            for name in ("capex_usd", "replacement_usd", "opex_usd_per_year")
+        )
+    )
+    return kind, chosen
 
 
 def economics(
@@ -176,14 +242,22 @@ def economics(
     )
 
     new = reach.radio.site_kind == SITE_NEW
-    equipment = np.full(len(new), cell.site_equipment_usd + cell.backhaul_usd)
+    equipment = np.full(len(new), cell.site_equipment_usd)
     civil = np.where(new, cell.site_civil_usd, 0.0)
+    backhaul_kind, backhaul = site_backhaul(reach.radio, costs)
     site = CostItems(
-        capex_usd=equipment + civil,
+        capex_usd=equipment + civil + backhaul.capex_usd,
         replacement_usd=equipment * replacement_factor(rate, cell.equipment_life_years, horizon)
-        + civil * replacement_factor(rate, cell.civil_life_years, horizon),
+        + civil * replacement_factor(rate, cell.civil_life_years, horizon)
+        + backhaul.replacement_usd,
         opex_usd_per_year=(equipment + civil) * cell.site_opex_share_per_year
-        + cell.site_rent_usd_per_year,
+        + cell.site_rent_usd_per_year
+        + backhaul.opex_usd_per_year,
+    )
+    site_capacity = np.where(
+        backhaul_kind == BACKHAUL_SATELLITE,
+        np.minimum(demand.site_capacity_mbps, reach.radio.satellite_backhaul_mbps),
+        demand.site_capacity_mbps,
     )
 
     length_km = np.where(reach.fibre.reachable, reach.fibre.edge_length_m, 0.0) / 1_000.0
@@ -198,7 +272,11 @@ def economics(
         [
             np.full(n, demand.fibre_speed_mbps),
             cellular_speed_mbps(
-                reach.radio.cover, reach.radio.existing_sites_cover, subs3[:, CELLULAR], demand
+                reach.radio.cover,
+                reach.radio.existing_sites_cover,
+                subs3[:, CELLULAR],
+                demand,
+                site_capacity_mbps=site_capacity,
             ),
             np.full(n, demand.satellite_speed_mbps),
         ]
@@ -223,8 +301,10 @@ def economics(
         cell_demand_mbps=subs3[:, CELLULAR]
         * demand.active_share
         * demand.busy_hour_mbps_per_subscriber,
-        site_capacity_mbps=np.full(len(new), demand.site_capacity_mbps),
         host=np.asarray(host, dtype=np.int64),
         discount_rate=rate,
         horizon_years=horizon,
+        site_backhaul=backhaul_kind,
+        site_backhaul_usd=backhaul.npc(rate, horizon),
+        site_capacity_mbps=site_capacity,
     )

@@ -229,21 +229,94 @@ class FibreEngineering(Section):
         return self
 
 
-class RadioEngineering(Section):
-    """Cellular link budget with the Okumura-Hata path-loss model (no terrain yet)."""
+ITM_CLIMATES: dict[str, int] = {
+    "equatorial": 1,
+    "continental_subtropical": 2,
+    "maritime_subtropical": 3,
+    "desert": 4,
+    "continental_temperate": 5,
+    "maritime_temperate_land": 6,
+    "maritime_temperate_sea": 7,
+}
+"""ITM radio climates and their NTIA codes."""
+ITM_MODES: dict[str, int] = {"single_message": 0, "accidental": 1, "mobile": 2, "broadcast": 3}
+"""ITM modes of variability (NTIA's mdvar)."""
 
+
+class ItmSettings(Section):
+    """Longley-Rice (ITM) parameters of the cellular links (NTIA/ITS ITM 1.2.2 ranges)."""
+
+    climate: Literal[
+        "equatorial",
+        "continental_subtropical",
+        "maritime_subtropical",
+        "desert",
+        "continental_temperate",
+        "maritime_temperate_land",
+        "maritime_temperate_sea",
+    ] = Field("continental_temperate", description="Radio climate.")
+    n0_n_units: float = Field(
+        301.0, ge=250, le=400, description="Sea-level surface refractivity N_0 (N-units)."
+    )
+    ground_permittivity: float = Field(
+        15.0, gt=1, le=100, description="Relative permittivity of the ground (average ground 15)."
+    )
+    ground_conductivity_s_per_m: float = Field(
+        0.005, gt=0, le=100, description="Ground conductivity in S/m (average ground 0.005)."
+    )
+    polarization: Literal["horizontal", "vertical"] = Field(
+        "vertical", description="Antenna polarization."
+    )
+    variability_mode: Literal["single_message", "accidental", "mobile", "broadcast"] = Field(
+        "accidental", description="ITM mode of variability (mdvar 0-3)."
+    )
+    time_pct: float = Field(
+        50.0, gt=0, lt=100, description="Time reliability: loss not exceeded this % of time."
+    )
+    location_pct: float = Field(
+        50.0,
+        gt=0,
+        lt=100,
+        description="Location reliability (%); shadowing beyond it is in fade_margin_db.",
+    )
+    situation_pct: float = Field(50.0, gt=0, lt=100, description="Confidence (%).")
+
+
+class RadioEngineering(Section):
+    """Cellular link budget and path loss: ITM over the DEM (default) or Okumura-Hata.
+
+    A village is covered when the loss at the ITM reliability (or Hata's
+    median) is at most the link budget's maximum allowed loss, which includes
+    ``fade_margin_db``. Hata is valid for 150-1500 MHz only; ITM for
+    20-20,000 MHz with antenna heights 0.5-3000 m.
+    """
+
+    propagation: Literal["itm", "hata"] = Field(
+        "itm",
+        description="'itm': Longley-Rice point to point over DEM profiles; 'hata': "
+        "terrain-blind Okumura-Hata.",
+    )
     freq_mhz: float = Field(
-        800.0, ge=150, le=1500, description="Carrier frequency (Hata: 150-1500 MHz)."
+        800.0, ge=20, le=20_000, description="Carrier frequency (ITM 20-20,000; Hata 150-1500 MHz)."
     )
     environment: Literal["open", "suburban", "urban"] = Field(
         "open", description="Hata environment correction; rural areas are 'open'."
+    )
+    itm: ItmSettings = ItmSettings()
+    max_range_m: float = Field(
+        15_000.0, gt=0, le=100_000, description="Site-village pairs farther apart are not covered."
+    )
+    profile_spacing_m: float | None = Field(
+        None,
+        gt=0,
+        description="Spacing of DEM samples along a link; default the DEM cell size (≥ 30 m).",
     )
     tx_power_dbm: float = Field(40.0, description="Transmit power per sector (pysim5g: 40 dBm).")
     tx_antenna_gain_dbi: float = Field(16.0, description="Sector antenna gain (pysim5g: 16 dBi).")
     tx_losses_db: float = Field(1.0, ge=0, description="Feeder and connector losses.")
     rx_antenna_gain_dbi: float = Field(0.0, description="Handset antenna gain.")
     rx_losses_db: float = Field(8.0, ge=0, description="Body and misc. losses (pysim5g: 4 + 4 dB).")
-    rx_height_m: float = Field(1.5, gt=0, le=10, description="Handset height.")
+    rx_height_m: float = Field(1.5, ge=0.5, le=10, description="Handset height (ITM: ≥ 0.5 m).")
     resource_blocks: int = Field(
         50, ge=6, le=273, description="LTE resource blocks of the carrier (50 = 10 MHz)."
     )
@@ -253,11 +326,67 @@ class RadioEngineering(Section):
     fade_margin_db: float = Field(
         5.0, ge=0, description="Shadowing margin for location reliability."
     )
-    new_site_height_m: float = Field(30.0, gt=0, le=150, description="Mast height of a new site.")
+    new_site_height_m: float = Field(30.0, ge=0.5, le=150, description="Mast height of a new site.")
     candidate_spacing_m: float = Field(
-        5_000.0, gt=0, description="At most one new candidate site per square of this side."
+        5_000.0, gt=0, description="New candidate sites are at least this far apart."
+    )
+    peak_window_m: float = Field(
+        1_000.0,
+        gt=0,
+        description="A candidate high point is the highest DEM cell in a square "
+        "of this side around it.",
+    )
+    candidate_search_m: float = Field(
+        3_000.0,
+        gt=0,
+        description="High points within this distance of an uncovered village "
+        "are candidate spots for it.",
     )
     max_candidates: int = Field(5_000, ge=0, description="Cap on generated candidate sites.")
+    coverage_raster_cell_m: float = Field(
+        500.0,
+        gt=0,
+        description="Cell of the best-signal raster drawn for a plan (coarsened to "
+        "at most 400 × 400 cells).",
+    )
+    workers: int = Field(
+        0, ge=0, description="Processes evaluating link chunks (0: all cores; large runs only)."
+    )
+    microwave_max_hop_m: float = Field(
+        15_000.0,
+        gt=0,
+        description="Longest microwave backhaul hop (e3nb: 15 km clear LOS in high rain zones).",
+    )
+    microwave_freq_ghz: float = Field(
+        15.0, gt=0, le=100, description="Microwave backhaul band (e3nb: 15 GHz below 20 km)."
+    )
+    fresnel_clearance: float = Field(
+        0.6, ge=0, le=2, description="Share of the first Fresnel zone a hop must keep clear."
+    )
+    k_factor: float = Field(
+        4.0 / 3.0, gt=0, description="Effective earth-radius factor for hop clearance."
+    )
+    fibre_point_mast_m: float = Field(
+        15.0, ge=0.5, le=150, description="Antenna height of a hop's far end at a fibre point."
+    )
+    existing_4g_fibre_fed: bool = Field(
+        True, description="Existing 4G/5G sites have fibre-grade backhaul a hop may join."
+    )
+    fibre_backhaul_max_m: float = Field(
+        50_000.0, gt=0, description="Longest fibre backhaul route to the network (ITU CPP: 50 km)."
+    )
+    satellite_backhaul_mbps: float = Field(
+        150.0, gt=0, description="Capacity of a satellite-backhauled site (Giga 'actual': 150)."
+    )
+
+    @model_validator(mode="after")
+    def _model_range(self) -> RadioEngineering:
+        if self.propagation == "hata" and not 150 <= self.freq_mhz <= 1500:
+            raise ValueError(
+                f"freq_mhz = {self.freq_mhz} is outside Okumura-Hata's 150-1500 MHz; "
+                "use propagation 'itm' (20-20,000 MHz)"
+            )
+        return self
 
 
 class SatelliteEngineering(Section):
@@ -320,7 +449,21 @@ class CellularCosts(Section):
         ge=0,
         description="Tower, civil works and power a new site adds (greenfield 70,000 in all).",
     )
-    backhaul_usd: float = Field(30_000, ge=0, description="Microwave backhaul hop per site.")
+    backhaul_usd: float = Field(
+        25_000, ge=0, description="Microwave backhaul hop, fixed part (pytal: 30,000 < 15 km)."
+    )
+    microwave_usd_per_km: float = Field(
+        700, ge=0, description="Microwave hop cost per km of hop (pytal: 40,000 at 15-30 km)."
+    )
+    satellite_backhaul_usd: float = Field(
+        5_000, ge=0, description="Satellite backhaul terminal and install (Giga 'actual': 4,200)."
+    )
+    satellite_backhaul_usd_per_year: float = Field(
+        9_000,
+        ge=0,
+        description="Satellite backhaul service (assumption: three times Giga 'actual' 3,000 "
+        "for a 150 Mbps school link, for a site's busy-hour load).",
+    )
     site_opex_share_per_year: float = Field(
         0.10, ge=0, le=1, description="Site opex as share of capex (pytal, pobis: 10 %)."
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from coverageplan.engineering.fibre import FibreReach, fibre_reach
+from coverageplan.engineering.fibre import FibreReach, access_points_xy, fibre_reach
 from coverageplan.engineering.radio import RadioReach, radio_reach
 from coverageplan.engineering.satellite import beam_of
 from coverageplan.region.model import Region
@@ -43,7 +43,14 @@ def compute_reach(region: Region, engineering: Engineering) -> Reach:
     return Reach(
         village_xy=village_xy,
         fibre=fibre_reach(region, village_xy, slope_deg, engineering.fibre),
-        radio=radio_reach(region, village_xy, elevation_m, engineering.radio),
+        radio=radio_reach(
+            region,
+            village_xy,
+            elevation_m,
+            engineering.radio,
+            fibre_points_xy=access_points_xy(region, engineering.fibre.access_spacing_m),
+            route_factor=engineering.fibre.route_factor,
+        ),
         beam=beam,
         beam_count=beam_count,
     )

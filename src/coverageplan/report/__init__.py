@@ -1,4 +1,4 @@
-"""Outputs: ``plan.gpkg``, ``summary.json`` and ``map.png``, written atomically as one folder."""
+"""Outputs: plan.gpkg, summary.json, coverage.tif and map.png, written atomically as one folder."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from coverageplan.atomic import atomic_directory
 from coverageplan.region.io import write_layers
-from coverageplan.report.maps import draw_map
+from coverageplan.report.maps import coverage_signal, draw_map, write_coverage_raster
 from coverageplan.report.tables import (
     PlanContext,
     fibre_route_layer,
@@ -36,6 +36,8 @@ def write_outputs(context: PlanContext, directory: Path, timings_s: dict[str, fl
             json.dumps(summary(context, timings_s), indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
+        signal = coverage_signal(context)
+        write_coverage_raster(*signal, context.region.crs, staging / "coverage.tif")
         if context.scenario.outputs.map:
-            draw_map(context, staging / "map.png")
+            draw_map(context, staging / "map.png", signal)
     return directory

@@ -10,12 +10,15 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import rasterio
 import shapely
 from matplotlib.collections import LineCollection
 from matplotlib.colors import LightSource, LinearSegmentedColormap
 from matplotlib.lines import Line2D
+from rasterio.transform import from_bounds
 
-from coverageplan.engineering.radio import SITE_NEW, SITE_UPGRADE
+from coverageplan.atomic import atomic_file
+from coverageplan.engineering.radio import SITE_NEW, SITE_UPGRADE, signal_grid
 from coverageplan.report.tables import PlanContext, option_names
 
 OPTION_COLOURS = {
@@ -57,8 +60,47 @@ def _line_segments(geometries: np.ndarray) -> list[np.ndarray]:
     return np.split(coordinates, breaks)
 
 
-def draw_map(context: PlanContext, path: Path) -> None:
-    """Write ``map.png``: hillshade, backbone, new fibre, towers, sites, villages by option."""
+def coverage_signal(
+    context: PlanContext,
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """Best RSRP (dBm) on a grid from existing 4G/5G towers and the plan's built sites."""
+    radio, settings = context.reach.radio, context.scenario.engineering.radio
+    built = context.plan.sites_built
+    xy = np.concatenate([radio.existing_xy, radio.site_xy[built]]).reshape(-1, 2)
+    height = np.concatenate([radio.existing_height_m, radio.site_height_m[built]])
+    return signal_grid(
+        context.region.terrain, xy, height, settings, cell_m=settings.coverage_raster_cell_m
+    )
+
+
+def write_coverage_raster(
+    grid: np.ndarray, bounds: tuple[float, float, float, float], crs: object, path: Path
+) -> None:
+    """Write the best-signal grid as a float32 GeoTIFF (NaN = no signal), atomically."""
+    rows, cols = grid.shape
+    xmin, ymin, xmax, ymax = bounds
+    profile = {
+        "driver": "GTiff",
+        "height": rows,
+        "width": cols,
+        "count": 1,
+        "dtype": "float32",
+        "crs": crs,
+        "transform": from_bounds(xmin, ymin, xmax, ymax, cols, rows),
+        "nodata": np.nan,
+        "compress": "deflate",
+    }
+    with atomic_file(path) as temporary, rasterio.open(temporary, "w", **profile) as dataset:
+        dataset.write(grid.astype(np.float32), 1)
+        dataset.update_tags(1, units="dBm", quantity="best RSRP from existing and built sites")
+
+
+def draw_map(
+    context: PlanContext,
+    path: Path,
+    signal: tuple[np.ndarray, tuple[float, float, float, float]] | None = None,
+) -> None:
+    """Write ``map.png``: hillshade, best signal, backbone, new fibre, sites, villages by option."""
     terrain = context.region.terrain
     stride = max(1, int(np.ceil(max(terrain.elevation_m.shape) / MAX_DEM_PIXELS)))
     elevation = terrain.elevation_m[::stride, ::stride]
@@ -78,6 +120,23 @@ def draw_map(context: PlanContext, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(13, 10), dpi=130)
     ax.imshow(relief, extent=(xmin, xmax, ymin, ymax), origin="upper", interpolation="bilinear")
+    if signal is not None:
+        grid, (sx0, sy0, sx1, sy1) = signal
+        floor = context.scenario.engineering.radio.min_rsrp_dbm
+        shown = np.ma.masked_where(~(grid >= floor), grid)
+        image = ax.imshow(
+            shown,
+            extent=(sx0, sx1, sy0, sy1),
+            origin="upper",
+            cmap="YlOrRd",
+            vmin=floor,
+            vmax=floor + 40.0,
+            alpha=0.45,
+            interpolation="nearest",
+            zorder=2,
+        )
+        colour_bar = fig.colorbar(image, ax=ax, shrink=0.35, pad=0.01, location="left")
+        colour_bar.set_label("best RSRP, dBm (existing + built sites)", fontsize=8)
 
     backbone = _line_segments(context.region.fibre.geometry.to_numpy())
     ax.add_collection(LineCollection(backbone, colors="#202020", linewidths=2.0, zorder=3))

@@ -15,6 +15,7 @@ import shapely
 
 from coverageplan.economics import Economics
 from coverageplan.engineering import Reach
+from coverageplan.engineering.backhaul import BACKHAUL_NAMES
 from coverageplan.engineering.radio import SITE_KIND_NAMES, SITE_NEW, SITE_UPGRADE
 from coverageplan.optimize import CELLULAR, CONSOLIDATE, FIBRE, UNSERVED, Plan, Problem
 from coverageplan.policy import Villages, market_served, tier_index
@@ -125,6 +126,12 @@ def site_layer(context: PlanContext) -> gpd.GeoDataFrame:
             "height_m": radio.site_height_m,
             "built": plan.sites_built,
             "cost_usd": np.round(problem.site_cost, 2),
+            "backhaul": np.asarray(BACKHAUL_NAMES)[context.econ.site_backhaul]
+            if len(context.econ.site_backhaul) == problem.n_sites
+            else np.full(problem.n_sites, ""),
+            "backhaul_usd": np.round(context.econ.site_backhaul_usd, 2)
+            if len(context.econ.site_backhaul_usd) == problem.n_sites
+            else np.zeros(problem.n_sites),
             "villages_covered": np.asarray(problem.cover.sum(axis=0)).ravel(),
         }
     )
