@@ -157,3 +157,26 @@ def test_every_method_plans_within_its_gap_of_the_milp(
     assert plan.bound >= exact.objective * (1 - 1e-6)
     assert plan.objective <= exact.bound * (1 + 1e-9)
     assert plan.objective >= exact.objective * (1 - 1e-2) - 1e-6
+
+
+@pytest.mark.parametrize("method", ["milp", "frontier", "decompose"])
+def test_site_capacity_switch_keeps_every_site_within_capacity(
+    region_dir: Path, tmp_path: Path, method: str
+) -> None:
+    out = tmp_path / "out"
+    data = scenario_dict(region_dir, out)
+    data["demand"] = {"enforce_site_capacity": True, "site_capacity_mbps": 20.0}
+    data["optimizer"] = {"method": method, "mip_gap": 1e-2, "time_limit_s": 30}
+    result = run(scenario_from_dict(data), write=method == "milp")
+    plan, problem = result.context.plan, result.context.problem
+    assert problem.has_site_capacity and plan.total_cost <= 2e6
+    assert (plan.site_load(problem) <= 20.0 * (1 + 1e-9)).all()
+    relying = (plan.choice == 1) & ~problem.existing_cover
+    assert (plan.site_assignment[relying] >= 0).all()
+    data["demand"] = {"site_capacity_mbps": 20.0}
+    unlimited = run(scenario_from_dict(data), write=False).context
+    assert plan.objective <= unlimited.plan.bound * (1 + 1e-9)  # a constraint never adds
+    if method == "milp":
+        sites = pyogrio.read_dataframe(out / "plan.gpkg", layer="sites")
+        assert (sites["load_mbps"] <= sites["capacity_mbps"] + 1e-3).all()
+        assert sites["villages_served"].sum() == relying.sum()

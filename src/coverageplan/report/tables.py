@@ -52,17 +52,6 @@ def chosen(values: np.ndarray, choice: np.ndarray) -> np.ndarray:
     return picked
 
 
-def serving_site(problem: Problem, plan: Plan) -> np.ndarray:
-    """Index of a built site serving each cellular village that needs one, else −1."""
-    site = np.full(problem.n_villages, -1, dtype=np.int64)
-    built = np.flatnonzero(plan.sites_built)
-    needs = np.flatnonzero((plan.choice == CELLULAR) & ~problem.existing_cover)
-    if len(built) and len(needs):
-        sub = problem.cover[needs][:, built].astype(np.int8)
-        site[needs] = built[np.asarray(sub.argmax(axis=1)).ravel()]
-    return site
-
-
 def village_layer(context: PlanContext) -> gpd.GeoDataFrame:
     """Villages with their chosen option, its own cost and what serves them."""
     problem, plan, reach = context.problem, context.plan, context.reach
@@ -84,7 +73,7 @@ def village_layer(context: PlanContext) -> gpd.GeoDataFrame:
             "public_cost_usd": np.round(own_cost, 2),
             "trench_cost_usd": np.round(np.where(plan.edges_built, problem.edge_cost, 0.0), 2),
             "existing_4g": reach.radio.existing_cover,
-            "serving_site": serving_site(problem, plan),
+            "serving_site": plan.site_assignment,
             "fibre_parent": np.where(
                 reach.fibre.parent >= 0, villages["village_id"].to_numpy()[reach.fibre.parent], ""
             ),
@@ -98,8 +87,18 @@ def village_layer(context: PlanContext) -> gpd.GeoDataFrame:
 
 
 def site_layer(context: PlanContext) -> gpd.GeoDataFrame:
-    """Candidate sites (upgrades and new) with whether each is built and its cost."""
+    """Candidate sites (upgrades and new): built, cost, busy-hour load and capacity (Mbps).
+
+    The load is the cellular demand of the villages the plan assigns to the
+    site, shown whether or not the scenario enforces the capacity.
+    """
     radio, problem, plan = context.reach.radio, context.problem, context.plan
+    assigned = plan.site_assignment >= 0
+    load = np.bincount(
+        plan.site_assignment[assigned],
+        weights=context.econ.cell_demand_mbps[assigned],
+        minlength=problem.n_sites,
+    )
     tower_ids = (
         context.region.towers["tower_id"].to_numpy()
         if "tower_id" in context.region.towers
@@ -133,6 +132,11 @@ def site_layer(context: PlanContext) -> gpd.GeoDataFrame:
             if len(context.econ.site_backhaul_usd) == problem.n_sites
             else np.zeros(problem.n_sites),
             "villages_covered": np.asarray(problem.cover.sum(axis=0)).ravel(),
+            "villages_served": np.bincount(
+                plan.site_assignment[assigned], minlength=problem.n_sites
+            ),
+            "load_mbps": np.round(load, 3),
+            "capacity_mbps": context.econ.site_capacity_mbps,
         }
     )
     layer = gpd.GeoDataFrame(
