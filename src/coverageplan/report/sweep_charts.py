@@ -26,6 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import shapely
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 from coverageplan.atomic import atomic_file
 from coverageplan.pipeline import Engineered
@@ -38,6 +40,15 @@ COVERAGE = "population_served_share"
 MAX_LABELLED_LINES = 12  # more combinations are drawn as thin unlabelled lines
 MAX_STABILITY_MAPS = 4
 GRID_FILL = 0.25  # cells only when at least this share of the x × y cells holds points
+
+
+def budget_axis(ax: Axes, x: str) -> None:
+    """Label the budget axis: a share of the greedy full cost, or millions of USD."""
+    if x == "budget_share":
+        ax.set_xlabel("budget (share of the greedy full cost)")
+        return
+    ax.set_xlabel("budget (million USD)")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value / 1e6:g}"))
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -95,9 +106,7 @@ def frontier_chart(table: pd.DataFrame, others: list[str], path: Path) -> Path:
             alpha=0.5 if many else 1.0,
             label=None if many else label,
         )
-    ax.set_xlabel(
-        "budget (share of the greedy full cost)" if x == "budget_share" else "budget (USD)"
-    )
+    budget_axis(ax, x)
     ax.set_ylabel("population served (%)")
     ax.set_title("Budget–coverage frontier")
     ax.grid(alpha=0.3)
@@ -154,9 +163,7 @@ def percentile_chart(table: pd.DataFrame, others: list[str], path: Path) -> Path
             for p in (5, 50, 95):
                 ax.axvline(np.percentile(100 * group[COVERAGE], p), color=colour, linestyle=":")
     if over_budget:
-        ax.set_xlabel(
-            "budget (share of the greedy full cost)" if x == "budget_share" else "budget (USD)"
-        )
+        budget_axis(ax, x)
         ax.set_ylabel("population served (%)")
     else:
         ax.set_xlabel("population served (%) — dotted: 5th, 50th, 95th percentiles")
