@@ -8,9 +8,10 @@ import sys
 from tests.conftest import ROOT
 
 
-def test_optimizer_benchmark_smoke_mode_prints_every_method() -> None:
+def smoke(script: str) -> str:
+    """Standard output of ``benchmarks/<script> --smoke``, which must exit 0."""
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "optimizer_scale.py"), "--smoke"],
+        [sys.executable, str(ROOT / "benchmarks" / script), "--smoke"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -18,34 +19,23 @@ def test_optimizer_benchmark_smoke_mode_prints_every_method() -> None:
         cwd=ROOT,
     )
     assert completed.returncode == 0, completed.stderr
-    lines = completed.stdout.splitlines()
+    return completed.stdout
+
+
+def test_optimizer_benchmark_smoke_mode_prints_every_method() -> None:
+    stdout = smoke("optimizer_scale.py")
+    lines = stdout.splitlines()
     for method in ("milp", "frontier", "baseline"):
-        assert any(line.split()[1:2] == [method] for line in lines), completed.stdout
-    assert "time ratio" in completed.stdout and "agree within the gap" in completed.stdout
+        assert any(line.split()[1:2] == [method] for line in lines), stdout
+    assert "time ratio" in stdout and "agree within the gap" in stdout
 
 
 def test_sweep_benchmark_smoke_mode_prints_its_figures() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "sweep_scale.py"), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
-    assert completed.returncode == 0, completed.stderr
+    stdout = smoke("sweep_scale.py")
     for figure in ("per point", "engineering", "gap: max", "10 points"):
-        assert figure in completed.stdout, completed.stdout
+        assert figure in stdout, stdout
 
 
 def test_radio_benchmark_smoke_mode_prints_both_figures() -> None:
-    completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "radio_scale.py"), "--smoke"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=ROOT,
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert "coverage:" in completed.stdout and "speedup" in completed.stdout
+    stdout = smoke("radio_scale.py")
+    assert "coverage:" in stdout and "speedup" in stdout

@@ -297,30 +297,23 @@ def test_microwave_needs_line_of_sight_and_the_cheapest_backhaul_wins() -> None:
             spacing_m=50.0,
         )[0]
     assert clear == {"flat": True, "ridge": False}
-    radio = RadioEngineering()
-    hop, route = backhaul_options(
-        dem(flat),
-        flat.astype(np.float32),
-        site,
-        np.array([30.0]),
-        fibre_point,
-        np.empty((0, 2)),
-        np.empty(0),
-        radio,
-        route_factor=1.2,
-    )
+
+    def options(elevation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return backhaul_options(
+            dem(elevation),
+            elevation.astype(np.float32),
+            site,
+            np.array([30.0]),
+            fibre_point,
+            np.empty((0, 2)),
+            np.empty(0),
+            RadioEngineering(),
+            route_factor=1.2,
+        )
+
+    hop, route = options(flat)
     assert hop[0] == pytest.approx(6_000.0) and route[0] == pytest.approx(7_200.0)
-    hop_r, _ = backhaul_options(
-        dem(ridge),
-        ridge.astype(np.float32),
-        site,
-        np.array([30.0]),
-        fibre_point,
-        np.empty((0, 2)),
-        np.empty(0),
-        radio,
-        route_factor=1.2,
-    )
+    hop_r, _ = options(ridge)
     assert np.isinf(hop_r[0])
 
     def reach(hop_m: list[float], route_m: list[float]) -> RadioReach:

@@ -158,17 +158,23 @@ def _normalise_types(region: Region) -> Region:
     )
 
 
-def write_terrain(terrain: Terrain, path: Path) -> None:
-    """Write the DEM as a tiled, compressed float32 GeoTIFF (NaN = nodata), atomically."""
-    rows, cols = terrain.elevation_m.shape
+def write_float_raster(
+    values: np.ndarray,
+    crs: object,
+    transform: object,
+    path: Path,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """Write a 2-D grid as a tiled, compressed float32 GeoTIFF (NaN = nodata), atomically."""
+    rows, cols = values.shape
     profile = {
         "driver": "GTiff",
         "height": rows,
         "width": cols,
         "count": 1,
         "dtype": "float32",
-        "crs": terrain.crs,
-        "transform": terrain.transform,
+        "crs": crs,
+        "transform": transform,
         "nodata": np.nan,
         "compress": "deflate",
         "predictor": 3,
@@ -177,7 +183,14 @@ def write_terrain(terrain: Terrain, path: Path) -> None:
         "blockysize": 256,
     }
     with atomic_file(path) as temporary, rasterio.open(temporary, "w", **profile) as dataset:
-        dataset.write(terrain.elevation_m.astype(np.float32), 1)
+        dataset.write(values.astype(np.float32), 1)
+        if tags:
+            dataset.update_tags(1, **tags)
+
+
+def write_terrain(terrain: Terrain, path: Path) -> None:
+    """Write the DEM (metres) as a GeoTIFF, atomically."""
+    write_float_raster(terrain.elevation_m, terrain.crs, terrain.transform, path)
 
 
 def write_layers(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:

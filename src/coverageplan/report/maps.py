@@ -10,15 +10,14 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
-import rasterio
 import shapely
 from matplotlib.collections import LineCollection
 from matplotlib.colors import LightSource, LinearSegmentedColormap
 from matplotlib.lines import Line2D
 from rasterio.transform import from_bounds
 
-from coverageplan.atomic import atomic_file
 from coverageplan.engineering.radio import SITE_NEW, SITE_UPGRADE, signal_grid
+from coverageplan.region.io import write_float_raster
 from coverageplan.report.tables import PlanContext, option_names
 
 OPTION_COLOURS = {
@@ -76,23 +75,15 @@ def coverage_signal(
 def write_coverage_raster(
     grid: np.ndarray, bounds: tuple[float, float, float, float], crs: object, path: Path
 ) -> None:
-    """Write the best-signal grid as a float32 GeoTIFF (NaN = no signal), atomically."""
+    """Write the best-signal grid (dBm; NaN = no signal) as a GeoTIFF, atomically."""
     rows, cols = grid.shape
-    xmin, ymin, xmax, ymax = bounds
-    profile = {
-        "driver": "GTiff",
-        "height": rows,
-        "width": cols,
-        "count": 1,
-        "dtype": "float32",
-        "crs": crs,
-        "transform": from_bounds(xmin, ymin, xmax, ymax, cols, rows),
-        "nodata": np.nan,
-        "compress": "deflate",
-    }
-    with atomic_file(path) as temporary, rasterio.open(temporary, "w", **profile) as dataset:
-        dataset.write(grid.astype(np.float32), 1)
-        dataset.update_tags(1, units="dBm", quantity="best RSRP from existing and built sites")
+    write_float_raster(
+        grid,
+        crs,
+        from_bounds(*bounds, cols, rows),
+        path,
+        tags={"units": "dBm", "quantity": "best RSRP from existing and built sites"},
+    )
 
 
 def draw_map(
