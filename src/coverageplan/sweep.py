@@ -26,7 +26,6 @@ import hashlib
 import itertools
 import json
 import logging
-import multiprocessing
 import os
 import pickle
 import shutil
@@ -45,6 +44,7 @@ from coverageplan.atomic import atomic_file
 from coverageplan.errors import InfeasibleError, InputError, SolverError
 from coverageplan.optimize import Plan, Problem, frontier, solve
 from coverageplan.optimize.frontier import greedy_full_cost
+from coverageplan.optimize.milp import clean_process_context
 from coverageplan.pipeline import Engineered, engineer, imported_region_dir, load_region, price
 from coverageplan.policy import tier_index
 from coverageplan.region.io import DEM_NAME, GPKG_NAME
@@ -491,9 +491,8 @@ def execute(
         for task in tasks:
             yield run_task(task, engineered[task.engineering_key], keep_choices)
         return
-    context = multiprocessing.get_context("spawn")  # no inherited solver threads or locks
     with concurrent.futures.ProcessPoolExecutor(
-        min(workers, len(tasks)), mp_context=context
+        min(workers, len(tasks)), mp_context=clean_process_context()
     ) as pool:
         pending = [
             pool.submit(run_task, task, sources[task.engineering_key], keep_choices)

@@ -24,7 +24,6 @@ Science 27(1)).
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Iterator
@@ -35,7 +34,13 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse import csgraph
 
-from coverageplan.optimize.milp import Formulation, build_formulation, restricted, solve_highs
+from coverageplan.optimize.milp import (
+    Formulation,
+    build_formulation,
+    clean_process_context,
+    restricted,
+    solve_highs,
+)
 from coverageplan.optimize.problem import Plan, Problem, plan_benefit, plan_cost
 from coverageplan.optimize.solve import SolverResult, checked_plan, decisions, within_gap
 
@@ -100,17 +105,6 @@ def block_formulation(formulation: Formulation, columns: np.ndarray) -> Formulat
         z_village=formulation.z_village[z_columns],
         z_site=formulation.z_site[z_columns],
     )
-
-
-def clean_process_context() -> multiprocessing.context.BaseContext:
-    """Worker processes that do not inherit this one's HiGHS threads.
-
-    A forked child of a process that has run HiGHS can deadlock in HiGHS's
-    thread pool; a fork server (or, where there is none, spawn) starts
-    workers from a fresh interpreter.
-    """
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 _WORKER_GROUPS: list[tuple[Formulation, np.ndarray]] = []

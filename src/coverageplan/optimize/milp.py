@@ -37,6 +37,8 @@ or PuLP (CBC, or any solver PuLP reaches).
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import threading
 import time
 import warnings
@@ -482,6 +484,17 @@ def run_with_watchdog(highs: object, time_limit_s: float) -> float:
     finally:
         watchdog.cancel()
     return time.perf_counter() - started
+
+
+def clean_process_context() -> multiprocessing.context.BaseContext:
+    """Worker processes that do not inherit this one's HiGHS threads.
+
+    A forked child of a process that has run HiGHS can deadlock in HiGHS's
+    thread pool; a fork server (or, where there is none, spawn) starts
+    workers from a fresh interpreter.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
 
 
 def solve_highs(
