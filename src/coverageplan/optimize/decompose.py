@@ -104,6 +104,7 @@ def block_formulation(formulation: Formulation, columns: np.ndarray) -> Formulat
         n_g=int(((columns >= formulation.n_x + formulation.n_y) & (columns < z0)).sum()),
         z_village=formulation.z_village[z_columns],
         z_site=formulation.z_site[z_columns],
+        money=formulation.money[columns],
     )
 
 
@@ -227,7 +228,7 @@ def solve_decomposed(
     formulation = build_formulation(problem)
     if formulation.budget_row < 0:
         raise ValueError("decomposition prices the budget: the problem needs a finite budget")
-    money = np.asarray(formulation.a_matrix.tocsr()[formulation.budget_row].todense()).ravel()
+    money = formulation.money
     budget = float(formulation.row_upper[formulation.budget_row])
     evaluator = _Evaluator(
         formulation, money, workers or os.cpu_count() or 1, mip_gap * BLOCK_GAP_SHARE

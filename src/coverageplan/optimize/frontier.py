@@ -1,23 +1,30 @@
 """``frontier``: plans for many budgets at once, each with a proven upper bound.
 
-One formulation is built at the largest budget and its LP relaxation kept
-alive in HiGHS, so moving the budget row re-solves warm.
+Money is priced instead of budgeted (Lagrangian relaxation of the budget
+row). Without that row, which ties every column together, the LP is far
+easier: at 50,000 villages 1–2 s cold and a fraction of a second warm,
+against ~20 s with it.
 
-* **Bounds.** The LP is solved at every budget, largest first, each re-solve
-  warm from the last (within ``LP_TIME_SHARE`` of the time). Its value V(b)
-  is concave in the budget (LP duality), so each solved budget k bounds
-  every budget: V(b) ≤ V(b_k) + λ_k (b − b_k), with λ_k the budget row's
-  shadow price. A budget's bound is the least of these lines.
-* **Plans.** Greedy upgrades (:func:`upgrades`) of the empty plan and of
-  each anchor plan are sorted once; a budget buys the longest prefix it
-  can afford (one ``searchsorted``). A budget's plan is the best of these
-  over the anchors at or below it and of every smaller budget's plan, so
-  benefit never falls as the budget grows.
-* **Anchors.** While some plan is more than ``mip_gap`` below its bound and
-  time is left, the budget with the widest gap gets an integer plan from
-  the MILP restricted to its LP's support (as in
-  :func:`~coverageplan.optimize.solve.solve_lp_guided`), and its upgrades
-  join the greedy fills.
+* **Bounds.** For a price λ the priced LP h(λ) = max benefit − λ·money
+  bounds every budget b: LP(b) ≤ h(λ) + λ b. A budget's bound is the least
+  of these lines over the prices solved (:func:`lp_bounds`).
+* **Prices.** The next price is where the tangents of φ_b(λ) = h(λ) + λ b
+  either side of an open budget's optimal price meet (Kelley's cutting
+  planes), for the open budget nearest the last price (so the LP re-solves
+  warm); at a tie the price a hair beside it finds the tie's other end.
+* **Plans.** Each price's LP is rounded (its integral columns fixed, a small
+  MILP over the rest): the best plan for what it spends. Greedy upgrades
+  (:func:`upgrades`) grow it into plans for larger budgets; for a budget
+  between two prices, the poorer plan is also upgraded using only the
+  options the richer LP uses (:func:`_guided_fill`). A budget buys the
+  best of these it can afford, or a smaller budget's plan, so benefit never
+  falls as the budget grows.
+* **Closing gaps.** A budget still open gets the budgeted MILP over the
+  columns its two surrounding LPs dispute, then, with time left, the full
+  MILP (whose dual bound also bounds every smaller budget).
+
+Everything is chosen from the problem and the budgets alone, so two runs
+give the same plans unless the time limit cuts one short.
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ from scipy import sparse
 
 from coverageplan.optimize.milp import (
     Formulation,
-    LpRelaxation,
+    PricedRelaxation,
     SolverResult,
     build_formulation,
+    priced,
     restricted,
     solve_highs,
     with_budget,
@@ -52,31 +60,21 @@ from coverageplan.optimize.problem import (
     plan_violations,
 )
 from coverageplan.optimize.solve import (
+    INTEGRAL,
     SUB_GAP_SHARE,
     checked_plan,
     decisions,
     infrastructure_for,
-    lp_restriction,
     within_gap,
 )
 
 log = logging.getLogger(__name__)
 
 Decided = tuple[np.ndarray, ...]  # (choice, sites_built, edges_built, site_assignment)
-FULL_MILP_SHARE = 0.5  # of the time left, for an anchor the restricted MILP could not settle
-LP_TIME_SHARE = 0.4  # of the time limit, at most, for the LP bounds
-
-
-@dataclass(frozen=True)
-class Anchor:
-    """A budget (money) where the LP was solved: value and price (scaled units), integer plan."""
-
-    budget: float
-    lp_value: float
-    price: float
-    lp_values: np.ndarray | None  # the LP solution (float32), kept until a plan is made here
-    decided: Decided | None = None
-    milp_bound: float = np.inf  # the full MILP's dual bound here, when it had to run
+MAX_PRICES = 300  # priced LPs at most
+LP_SHARE = 0.5  # a budget's LP side settles once an LP value this share of the gap off is reached
+TIE_NUDGE = 1e-6  # relative price step to the other end of a tie
+SPREAD_SHARE = 0.005  # ... or once the prices either side of it differ this little in spend (of b)
 
 
 @dataclass(frozen=True)
@@ -103,12 +101,11 @@ class Upgrades:
         """How many upgrades ``budget`` buys (0 when even the base is beyond it; see value)."""
         return int(np.searchsorted(self.spent, budget - self.base_cost, side="right"))
 
-    def value(self, budget: float) -> float:
-        """Benefit of the plan ``budget`` buys; −inf when the base alone costs more."""
-        if self.base_cost > budget:
-            return -np.inf
-        count = self.affordable(budget)
-        return self.base_value + (float(self.gained[count - 1]) if count else 0.0)
+    def values(self, budgets: np.ndarray) -> np.ndarray:
+        """Benefit of the plan each budget buys; −inf where the base alone costs more."""
+        count = np.searchsorted(self.spent, budgets - self.base_cost, side="right")
+        gained = np.concatenate([[0.0], self.gained])[count]
+        return np.where(budgets >= self.base_cost, self.base_value + gained, -np.inf)
 
     def plan(self, problem: Problem, budget: float) -> Decided:
         """The decisions ``budget`` buys: the base and its first affordable upgrades."""
@@ -324,91 +321,6 @@ def greedy_full_cost(problem: Problem) -> float:
     return plan_cost(problem, *everyone[:3])
 
 
-def _lp_anchor(relaxation: LpRelaxation, budget: float, time_left_s: float) -> Anchor | None:
-    """LP value and budget price at ``budget`` (warm re-solve); None if the LP stopped early."""
-    lp = relaxation.solve(budget, time_left_s)
-    log.debug("anchor %.6g: LP %s in %.2f s", budget, lp.status, lp.solve_time_s)
-    if lp.status == "infeasible":
-        return Anchor(budget, -np.inf, 0.0, None)
-    if lp.status != "optimal" or lp.values is None:
-        return None
-    return Anchor(budget, lp.bound, relaxation.budget_price(), lp.values.astype(np.float32))
-
-
-def _plan_anchor(
-    problem: Problem,
-    formulation: Formulation,
-    anchor: Anchor,
-    *,
-    time_left_s: float,
-    mip_gap: float,
-) -> Anchor:
-    """The anchor with an integer plan: the MILP restricted to its LP's support.
-
-    Only when that finds no plan does the full MILP run, for part of the time
-    left; its dual bound then bounds every budget at or below this one.
-    """
-    assert anchor.lp_values is not None
-    started = time.perf_counter()
-    budget = anchor.budget
-    at_budget = with_budget(formulation, budget)
-    decided, milp_bound = None, np.inf
-    lp_values = anchor.lp_values.astype(float)
-    sub = restricted(at_budget, *lp_restriction(formulation, lp_values))
-    if sub is not None:
-        sub_formulation, free, fixed = sub
-        result = solve_highs(
-            sub_formulation, time_limit_s=time_left_s, mip_gap=mip_gap * SUB_GAP_SHARE
-        )
-        log.debug(
-            "anchor %.6g: restricted MILP %s in %.2f s", budget, result.status, result.solve_time_s
-        )
-        if result.values is not None:
-            values = fixed.copy()
-            values[free] = np.round(result.values)
-            rounded = SolverResult(values, anchor.lp_value, result.status, "highs", 0.0)
-            candidate = decisions(problem, formulation, rounded)
-            if _valid(problem, candidate, budget):
-                decided = candidate
-    time_left_s -= time.perf_counter() - started
-    if decided is None and time_left_s > 0:
-        full = solve_highs(at_budget, time_limit_s=time_left_s * FULL_MILP_SHARE, mip_gap=mip_gap)
-        log.debug("anchor %.6g: full MILP %s in %.2f s", budget, full.status, full.solve_time_s)
-        milp_bound = full.bound
-        if full.values is not None:
-            candidate = decisions(problem, formulation, full)
-            if _valid(problem, candidate, budget):
-                decided = candidate
-    return replace(anchor, lp_values=None, decided=decided, milp_bound=milp_bound)
-
-
-def _valid(problem: Problem, decided: Decided, budget: float) -> bool:
-    """Meets every constraint of ``problem`` (at its largest budget); spends ≤ ``budget``."""
-    return plan_cost(problem, *decided[:3]) <= budget and not plan_violations(problem, *decided)
-
-
-def bounds_at(
-    anchors: Sequence[Anchor], budgets: np.ndarray, formulation: Formulation
-) -> np.ndarray:
-    """Least upper bound on the LP value at each budget (money) the anchors prove (benefit).
-
-    A tangent V(b_k) + λ_k (b − b_k) bounds every budget, a full MILP's dual
-    bound every budget at or below its own; an infeasible anchor makes every
-    budget at or below it infeasible (−inf).
-    """
-    bound = np.full(len(budgets), np.inf)
-    for anchor in anchors:
-        if anchor.lp_value == -np.inf:
-            bound[budgets <= anchor.budget] = -np.inf
-        elif anchor.price >= 0:
-            more_money = (budgets - anchor.budget) / formulation.money_scale
-            bound = np.minimum(bound, anchor.lp_value + anchor.price * more_money)
-        else:  # a price of the wrong sign (round-off): use only monotonicity
-            bound = np.where(budgets <= anchor.budget, np.minimum(bound, anchor.lp_value), bound)
-        bound = np.where(budgets <= anchor.budget, np.minimum(bound, anchor.milp_bound), bound)
-    return bound * formulation.benefit_scale
-
-
 def _relative_gap(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """(bound − value) / |value|, infinite where there is no plan or its value is 0."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -416,6 +328,178 @@ def _relative_gap(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     gap[~np.isfinite(values) | (values == 0)] = np.inf
     gap[bounds <= values] = 0.0
     return gap
+
+
+@dataclass(frozen=True)
+class PricePoint:
+    """The priced LP at one price λ (scaled units): h(λ), the money it spends, its solution."""
+
+    price: float
+    value: float
+    spend: float
+    lp_values: np.ndarray  # float32
+    decided: Decided | None = None  # the LP rounded: the best plan for what it spends
+
+
+def lp_bounds(
+    points: Sequence[PricePoint], budgets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(upper, reached, next price, spread) at each budget b (all scaled).
+
+    ``upper`` is min over the points of h(λ) + λ b, a bound on the LP value
+    (LP duality). ``reached`` is the LP value h(λ) + λ·spend of the richest
+    point spending at most b, which its rounded plan nearly attains; when
+    the two are close, b is settled. φ_b(λ) = h(λ) + λ b is convex with
+    slope b − spend(λ), so the next price worth solving for b is where the
+    tangents at the points either side of b's optimal price meet (Kelley's
+    cutting planes); a budget beyond every point's spend, or below it, gets
+    a price further out (a quarter, or four times, the nearest one).
+    ``spread`` is how much more the price below b's spends than the one above.
+    """
+    ordered = sorted(points, key=lambda point: point.price)
+    price = np.array([point.price for point in ordered])
+    value = np.array([point.value for point in ordered])
+    spend = np.array([point.spend for point in ordered])
+    upper = np.min(value[None, :] + price[None, :] * budgets[:, None], axis=1)
+    at_spend = np.where(spend[None, :] <= budgets[:, None], value + price * spend, -np.inf)
+    reached = at_spend.max(axis=1)
+    # ``above``: the highest price still spending more than b (−1: none); every higher
+    # price spends at most b (round-off can make spend dip and rise).
+    index = np.arange(len(price))
+    above = np.where(spend[None, :] > budgets[:, None], index, -1).max(axis=1)
+    next_price = np.full(len(budgets), np.nan)
+    spread = np.zeros(len(budgets))  # spend between the bracketing prices
+    too_rich = above < 0  # b beyond what even the lowest price spends
+    next_price[too_rich & (price[0] > 0)] = price[0] / 4  # (at price 0 b does not bind)
+    too_poor = above >= len(price) - 1  # every price spends more than b
+    next_price[too_poor] = max(price[-1], 1e-12) * 4
+    spread[too_poor] = np.inf
+    inside = ~too_rich & ~too_poor
+    a, c = above[inside], above[inside] + 1
+    b = budgets[inside]
+    slope_a, slope_c = b - spend[a], b - spend[c]  # < 0 and ≥ 0
+    phi_a, phi_c = value[a] + price[a] * b, value[c] + price[c] * b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        meet = (phi_c - phi_a + slope_a * price[a] - slope_c * price[c]) / (slope_a - slope_c)
+    next_price[inside] = np.clip(np.where(np.isfinite(meet), meet, price[a]), price[a], price[c])
+    spread[inside] = spend[a] - spend[c]
+    return upper, reached, next_price, spread
+
+
+def _price_point(
+    relaxation: PricedRelaxation, price: float, time_left_s: float
+) -> PricePoint | None:
+    """The priced LP at ``price``; None when it stopped early or is infeasible."""
+    lp = relaxation.solve(price, time_left_s)
+    log.debug("price %.6g: LP %s in %.2f s", price, lp.status, lp.solve_time_s)
+    if lp.status != "optimal" or lp.values is None:
+        return None
+    f = relaxation.formulation
+    return PricePoint(price, lp.bound, float(f.money @ lp.values), lp.values.astype(np.float32))
+
+
+def _rounded(
+    problem: Problem,
+    formulation: Formulation,
+    objective_formulation: Formulation,
+    lp_values: np.ndarray,
+    *,
+    time_left_s: float,
+    mip_gap: float,
+) -> Decided | None:
+    """An integer plan near an LP solution: its integral columns fixed, a MILP over the rest.
+
+    ``objective_formulation`` has the rows and objective to use (priced, or
+    with a budget); ``formulation`` maps columns to decisions.
+    """
+    integral_one = lp_values >= 1 - INTEGRAL
+    lower = integral_one.astype(float)
+    upper = np.where(lp_values > INTEGRAL, 1.0, 0.0)
+    sub = restricted(objective_formulation, lower, upper)
+    if sub is None:
+        return None
+    sub_formulation, free, fixed = sub
+    result = solve_highs(sub_formulation, time_limit_s=time_left_s, mip_gap=mip_gap)
+    if result.values is None:
+        return None
+    values = fixed.copy()
+    values[free] = np.round(result.values)
+    rounded = SolverResult(values, np.inf, result.status, "highs", 0.0)
+    return decisions(problem, formulation, rounded)
+
+
+def _valid(problem: Problem, decided: Decided, budget: float) -> bool:
+    """Meets every constraint of ``problem`` (at its largest budget); spends ≤ ``budget``."""
+    return plan_cost(problem, *decided[:3]) <= budget and not plan_violations(problem, *decided)
+
+
+def _priced_plan(
+    relaxation: PricedRelaxation,
+    problem: Problem,
+    usable: np.ndarray,
+    price: float,
+    time_left_s: float,
+    mip_gap: float,
+) -> tuple[PricePoint | None, Upgrades | None]:
+    """The LP at ``price`` with its rounded plan, and that plan's upgrades (None: none)."""
+    point = _price_point(relaxation, price, time_left_s)
+    if point is None:
+        return None, None
+    formulation = relaxation.formulation
+    decided = _rounded(
+        problem,
+        formulation,
+        priced(formulation, price),
+        point.lp_values.astype(float),
+        time_left_s=time_left_s,
+        mip_gap=mip_gap * SUB_GAP_SHARE,
+    )
+    if decided is None or plan_violations(problem, *decided):
+        return point, None
+    return replace(point, decided=decided), upgrades(problem, usable, decided)
+
+
+def _guided_fill(
+    problem: Problem,
+    formulation: Formulation,
+    usable: np.ndarray,
+    richer: PricePoint,
+    poorer: PricePoint,
+) -> Upgrades | None:
+    """Upgrades of ``poorer``'s plan limited to the options ``richer``'s LP uses.
+
+    Between two prices the LP moves from one solution to the other, so the
+    richer LP's options are the ones worth buying with the money between.
+    """
+    if poorer.decided is None:
+        return None
+    chosen = richer.lp_values[: formulation.n_x] > INTEGRAL
+    support = np.zeros_like(usable)
+    support[formulation.x_village[chosen], formulation.x_option[chosen]] = True
+    return upgrades(problem, usable & support, poorer.decided)
+
+
+def bracket(points: Sequence[PricePoint], budget: float) -> tuple[PricePoint, PricePoint] | None:
+    """(richer, poorer) around ``budget`` (scaled); None when the points do not surround it.
+
+    Richer is the highest price spending more than the budget, poorer the
+    next price up, which spends no more.
+    """
+    ordered = sorted(points, key=lambda point: point.price)
+    richer = [i for i, point in enumerate(ordered) if point.spend > budget]
+    if not richer or richer[-1] + 1 >= len(ordered):
+        return None
+    return ordered[richer[-1]], ordered[richer[-1] + 1]
+
+
+def _monotone(values: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(value, source, budget buying it): each budget's best over its plans and smaller budgets'."""
+    values, source = values.copy(), source.copy()
+    priced_at = np.arange(len(values))
+    for i in range(1, len(values)):  # a loop over budgets, not villages
+        if values[i - 1] > values[i]:
+            values[i], source[i], priced_at[i] = values[i - 1], source[i - 1], priced_at[i - 1]
+    return values, source, priced_at
 
 
 def frontier(
@@ -427,11 +511,20 @@ def frontier(
 ) -> list[Plan]:
     """Max-benefit plans for every budget in ``budgets`` (money), in the order given.
 
+    Money is priced instead of budgeted (Lagrangian relaxation of the budget
+    row). For a price λ the priced LP h(λ) bounds every budget b by
+    h(λ) + λ b, and its rounded solution, the best plan for what it spends,
+    grows into plans for larger budgets by greedy upgrades. Prices are
+    chosen for budgets whose plan is not yet within ``mip_gap`` of its bound
+    (see the module docstring); budgets no new price can sharpen get MILPs.
+
     Each plan is verified against every constraint at its budget and carries
-    a proven upper bound; its status is 'optimal' when it is within
-    ``mip_gap`` of that bound, else 'time_limit' (time ran out first) or
-    'feasible'. Benefit is non-decreasing in the budget. ``solve_time_s`` of
-    each plan is the frontier's whole wall time. Problem's own budget is ignored.
+    its proven upper bound; its status is 'optimal' when within ``mip_gap``
+    of it, else 'time_limit' (time ran out first) or 'feasible'. Benefit is
+    non-decreasing in the budget. ``solve_time_s`` of each plan is the
+    frontier's whole wall time. The work done depends only on the problem
+    and the budgets, not on timing, unless the time limit cuts it short.
+    Problem's own budget is ignored.
     """
     started = time.perf_counter()
     budget_array = np.asarray(budgets, dtype=float)
@@ -443,80 +536,152 @@ def frontier(
     ascending = budget_array[order]
     top = problem.at_budget(float(ascending[-1]))
     formulation = build_formulation(top)
+    scaled_budgets = ascending / formulation.money_scale
     usable = usable_options(problem, formulation)
     most = float(np.where(usable, problem.benefit, 0.0).max(axis=1, initial=0.0).sum())
-    relaxation = LpRelaxation(formulation)
+    relaxation = PricedRelaxation(formulation)
 
     def time_left() -> float:
         return time_limit_s - (time.perf_counter() - started)
 
-    nothing = no_plan(problem)
-    anchors: dict[int, Anchor] = {}
-    # (first budget index it may serve, upgrades of its plan): the empty plan, then anchors'.
-    extensions: list[tuple[int, Upgrades]] = []
-    if not plan_violations(top, *nothing):
-        extensions.append((0, upgrades(problem, usable, nothing)))
+    points: list[PricePoint] = []
     values = np.full(len(ascending), -np.inf)
-    extension_of = np.full(len(ascending), -1)  # the extension each budget's plan comes from
-    priced_at = np.arange(len(ascending))  # the budget whose money bought that plan
-    bounds = np.full(len(ascending), most)  # every village at its best: a money-free bound
+    source = np.full(len(ascending), -1)  # index into extensions; −2: a bracket plan
+    extensions: list[Upgrades] = []
+    bracket_plans: dict[int, Decided] = {}
 
-    def refresh() -> None:
-        """Each budget's best plan over the extensions it may use and the smaller budgets."""
-        for i, budget in enumerate(ascending):  # a loop over budgets, not villages
-            for e, (first, extension) in enumerate(extensions):
-                value = extension.value(float(budget)) if first <= i else -np.inf
-                if value > values[i]:
-                    values[i], extension_of[i], priced_at[i] = value, e, i
-            if i and values[i - 1] > values[i]:
-                values[i], extension_of[i], priced_at[i] = (
-                    values[i - 1],
-                    extension_of[i - 1],
-                    priced_at[i - 1],
-                )
-        bounds[:] = np.minimum(bounds, bounds_at(list(anchors.values()), ascending, formulation))
+    def add(extension: Upgrades | None) -> None:
+        if extension is None:
+            return
+        extensions.append(extension)
+        reach = extension.values(ascending)
+        better = reach > values
+        values[better], source[better] = reach[better], len(extensions) - 1
 
-    # Bounds: the LP at every budget, largest first, each re-solve warm from the last,
-    # within a share of the time.
-    for i in range(len(ascending) - 1, -1, -1):
-        if time_left() <= time_limit_s * (1 - LP_TIME_SHARE):
+    def open_gaps() -> np.ndarray:
+        return _relative_gap(_monotone(values, source)[0], bounds)
+
+    nothing = no_plan(problem)
+    if not plan_violations(top, *nothing):
+        add(upgrades(problem, usable, nothing))
+    infeasible = False
+    bounds = np.full(len(ascending), most)
+    stuck = np.zeros(len(ascending), dtype=bool)  # budgets no new price can help
+    filled_from: set[tuple[float, float]] = set()  # the price pairs guided fills came from
+    price = 0.0  # first: does the budget bind at all?
+    while time_left() > 0 and len(points) < MAX_PRICES:
+        point, extension = _priced_plan(relaxation, top, usable, price, time_left(), mip_gap)
+        if point is None:
+            infeasible = not points and relaxation.solve(price, 1.0).status == "infeasible"
             break
-        anchor = _lp_anchor(relaxation, float(ascending[i]), time_left())
-        if anchor is not None:
-            anchors[i] = anchor
-    refresh()
-    # Plans: an integer plan at the anchor with the widest gap, until all are close.
-    while time_left() > 0:
-        gap = _relative_gap(values, bounds)
-        open_anchor = [
-            i
-            for i in np.argsort(-gap, kind="stable")
-            if i in anchors
-            and anchors[i].lp_values is not None
-            and not within_gap(values[i], bounds[i], mip_gap)
-        ]
-        if not open_anchor:
-            break
-        index = int(open_anchor[0])
-        anchors[index] = _plan_anchor(
-            top, formulation, anchors[index], time_left_s=time_left(), mip_gap=mip_gap
+        points.append(point)
+        add(extension)
+        upper, reached, next_price, spread = lp_bounds(points, scaled_budgets)
+        bounds = np.minimum(most, upper * formulation.benefit_scale)
+        # Open budgets whose surrounding prices changed: the poorer plan upgraded
+        # towards the richer LP.
+        for open_budget in scaled_budgets[open_gaps() > mip_gap]:
+            pair = bracket(points, float(open_budget))
+            if pair is not None and (pair[0].price, pair[1].price) not in filled_from:
+                filled_from.add((pair[0].price, pair[1].price))
+                add(_guided_fill(top, formulation, usable, *pair))
+        gap = open_gaps()
+        if len(points) == 1 and point.spend > scaled_budgets[0]:
+            price = max(point.value, 1e-12) / point.spend  # the average benefit per money
+            continue
+        # A budget wants a new price while its LP side is unsettled: no LP value near its
+        # bound at or below it, and the prices either side still far apart in spend.
+        wants_price = (
+            (gap > mip_gap)
+            & (_relative_gap(reached, upper) > mip_gap * LP_SHARE)
+            & (spread > SPREAD_SHARE * scaled_budgets)
+            & ~stuck
         )
-        decided = anchors[index].decided
-        if decided is not None:
-            extensions.append((index, upgrades(problem, usable, decided)))
-        refresh()
+        log.debug(
+            "frontier: %d prices, %d budgets open, %d want a price, widest %.3g",
+            len(points),
+            int((gap > mip_gap).sum()),
+            int(wants_price.sum()),
+            float(gap.max()),
+        )
+        # The open budget whose price is nearest the last one (the LP re-solves warm).
+        # At a known price the LP jumps over b (ties): a price a hair either side finds
+        # the other end of the tie, so only the tied columns stay disputed.
+        known = np.array([p.price for p in points])
+        chosen = None
+        for nearest in np.argsort(np.abs(next_price - price), kind="stable"):
+            if not wants_price[nearest]:
+                continue
+            meet = float(next_price[nearest])
+            for candidate in (meet, meet * (1 - TIE_NUDGE), meet * (1 + TIE_NUDGE)):
+                if (np.abs(known - candidate) > 1e-9 * max(candidate, 1e-12)).all():
+                    chosen = candidate
+                    break
+            if chosen is not None:
+                break
+            stuck[nearest] = True
+        if chosen is None:
+            break
+        price = chosen
+    # Budgets still open: the budgeted MILP over the columns their bracketing prices
+    # dispute, widest gap first; each plan's upgrades may close its neighbours too.
+    tried = np.zeros(len(ascending), dtype=bool)
+    while len(points) >= 2 and time_left() > 0:
+        gap = open_gaps()
+        gap[tried] = 0.0
+        widest = int(np.argmax(gap))
+        if gap[widest] <= mip_gap:
+            break
+        tried[widest] = True
+        decided = _bracket_plan(
+            top, formulation, points, float(ascending[widest]), time_left(), mip_gap
+        )
+        if decided is None or not _valid(top, decided, float(ascending[widest])):
+            continue
+        benefit = plan_benefit(problem, decided[0])
+        if benefit > values[widest]:
+            values[widest], source[widest] = benefit, -2
+            bracket_plans[widest] = decided
+        add(upgrades(problem, usable, decided))
+    # Still open (on small problems the LP bound itself can be loose): the full MILP, whose
+    # dual bound also bounds every smaller budget, with the time left.
+    tried[:] = False
+    while time_left() > 0:
+        gap = open_gaps()
+        gap[tried] = 0.0
+        widest = int(np.argmax(gap))
+        if gap[widest] <= mip_gap:
+            break
+        tried[widest] = True
+        at_budget = with_budget(formulation, float(ascending[widest]))
+        result = solve_highs(at_budget, time_limit_s=time_left(), mip_gap=mip_gap * SUB_GAP_SHARE)
+        bounds[: widest + 1] = np.minimum(
+            bounds[: widest + 1], result.bound * formulation.benefit_scale
+        )
+        if result.values is None:
+            continue
+        decided = decisions(problem, formulation, result)
+        if _valid(top, decided, float(ascending[widest])):
+            benefit = plan_benefit(problem, decided[0])
+            if benefit > values[widest]:
+                values[widest], source[widest] = benefit, -2
+                bracket_plans[widest] = decided
+    if infeasible:
+        bounds[:] = -np.inf
+    values, source, priced_at = _monotone(values, source)
     elapsed = time.perf_counter() - started
     timed_out = time_left() <= 0
     log.info(
-        "frontier: %d budgets, %d anchors, %.1f s, widest gap %.3g",
+        "frontier: %d budgets, %d prices, %d bracket MILPs, %.1f s, widest gap %.3g",
         len(ascending),
-        len(anchors),
+        len(points),
+        len(bracket_plans),
         elapsed,
         float(np.max(_relative_gap(values, bounds))),
     )
     plans: list[Plan] = [None] * len(ascending)  # type: ignore[list-item]
     for i, budget in enumerate(ascending):
-        if extension_of[i] < 0 or bounds[i] == -np.inf:
+        if source[i] == -1 or bounds[i] == -np.inf:
             plans[i] = Plan(
                 choice=nothing[0],
                 sites_built=nothing[1],
@@ -531,11 +696,14 @@ def frontier(
                 solve_time_s=elapsed,
             )
             continue
-        _, extension = extensions[extension_of[i]]
+        if source[i] == -2:
+            decided = bracket_plans[int(priced_at[i])]
+        else:
+            decided = extensions[source[i]].plan(problem, float(ascending[priced_at[i]]))
         proven = within_gap(values[i], bounds[i], mip_gap)
         plans[i] = checked_plan(
             problem.at_budget(float(budget)),
-            extension.plan(problem, float(ascending[priced_at[i]])),
+            decided,
             scaled_bound=bounds[i] / formulation.benefit_scale,
             formulation=formulation,
             status="optimal" if proven else ("time_limit" if timed_out else "feasible"),
@@ -546,3 +714,46 @@ def frontier(
     for rank, index in enumerate(order):
         in_order[index] = plans[rank]
     return in_order
+
+
+def _bracket_plan(
+    problem: Problem,
+    formulation: Formulation,
+    points: Sequence[PricePoint],
+    budget: float,
+    time_left_s: float,
+    mip_gap: float,
+) -> Decided | None:
+    """A plan at ``budget``: the budgeted MILP free only where the two bracketing LPs disagree.
+
+    The LP at b is (near) a mix of the solutions at the prices either side of
+    b's price; columns both hold at the same integral value stay fixed.
+    """
+    pair = bracket(points, budget / formulation.money_scale)
+    if pair is None:
+        return None
+    a, c = (point.lp_values.astype(float) for point in pair)
+    agree = (np.abs(a - c) <= INTEGRAL) & ((a <= INTEGRAL) | (a >= 1 - INTEGRAL))
+    upper = np.where(agree & (a <= INTEGRAL), 0.0, 1.0)
+    result = None
+    # First with the agreed columns fixed; if that has no plan (rounding infrastructure up
+    # can cost more than b), with the villages' choices on the support left free.
+    for lower in (
+        np.where(agree & (a >= 1 - INTEGRAL), 1.0, 0.0),
+        np.where(agree & (a >= 1 - INTEGRAL) & (np.arange(a.size) >= formulation.n_x), 1.0, 0.0),
+    ):
+        sub = restricted(with_budget(formulation, budget), lower, upper)
+        if sub is None:
+            continue
+        sub_formulation, free, fixed = sub
+        result = solve_highs(
+            sub_formulation, time_limit_s=time_left_s, mip_gap=mip_gap * SUB_GAP_SHARE
+        )
+        if result.values is not None:
+            break
+    if result is None or result.values is None:
+        return None
+    values = fixed.copy()
+    values[free] = np.round(result.values)
+    rounded = SolverResult(values, np.inf, result.status, "highs", 0.0)
+    return decisions(problem, formulation, rounded)
