@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from coverageplan.optimize import Problem, frontier, solve
-from coverageplan.optimize.frontier import cost_to_network
+from coverageplan.optimize.frontier import _price_point, cost_to_network, lp_bounds
+from coverageplan.optimize.milp import PricedRelaxation, build_formulation, solve_highs, with_budget
 from coverageplan.optimize.problem import plan_violations
 from coverageplan.pipeline import prepare
 from coverageplan.scenario import Scenario
@@ -108,3 +109,40 @@ def test_cost_to_network_sums_every_trench_above() -> None:
     parent = np.array([-1, 0, 1, 1, -1, 4])
     edge_cost = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
     assert cost_to_network(parent, edge_cost).tolist() == [1, 3, 7, 11, 16, 48]
+
+
+def test_priced_lp_bounds_every_budget_and_points_to_the_bracket(synthetic_problem) -> None:
+    """h(λ) + λ b is never below the budgeted LP; the next price lies between its neighbours."""
+    ceiling = spend_ceiling(synthetic_problem)
+    formulation = build_formulation(synthetic_problem.at_budget(ceiling))
+    relaxation = PricedRelaxation(formulation)
+    points = [_price_point(relaxation, price, 30.0) for price in (0.0, 0.5, 1.0, 2.0, 4.0)]
+    assert all(point is not None for point in points)
+    spends = [point.spend for point in points]  # type: ignore[union-attr]
+    assert all(np.diff(spends) <= 1e-9)  # a higher price never spends more
+    budgets = np.linspace(0.02, 0.5, 7) * ceiling / formulation.money_scale
+    upper, reached, next_price, _ = lp_bounds(points, budgets)  # type: ignore[arg-type]
+    for budget, bound, below in zip(budgets, upper, reached, strict=True):
+        lp = solve_highs(
+            with_budget(formulation, budget * formulation.money_scale),
+            time_limit_s=30,
+            mip_gap=0,
+            integer=False,
+        )
+        assert bound >= lp.bound - 1e-6 * abs(lp.bound)
+        assert below <= lp.bound + 1e-6 * abs(lp.bound)  # an LP value at a smaller spend
+    prices = np.array([point.price for point in points])  # type: ignore[union-attr]
+    spend = np.array(spends)
+    for budget, price in zip(budgets, next_price, strict=True):
+        richer = prices[spend > budget]
+        if len(richer) and len(richer) < len(prices):
+            assert richer.max() <= price <= prices[spend <= budget].min()
+
+
+def test_the_frontier_is_the_same_on_every_run(synthetic_problem) -> None:
+    """Prices and plans come from the problem alone, not from timing (sweeps rely on it)."""
+    budgets = np.linspace(0.02, 0.4, 12) * spend_ceiling(synthetic_problem)
+    first, second = (frontier(synthetic_problem, budgets, time_limit_s=120) for _ in range(2))
+    for one, other in zip(first, second, strict=True):
+        assert one.objective == other.objective and one.bound == other.bound
+        assert (one.choice == other.choice).all() and one.status == other.status
