@@ -118,10 +118,10 @@ def test_priced_lp_bounds_every_budget_and_points_to_the_bracket(synthetic_probl
     relaxation = PricedRelaxation(formulation)
     points = [_price_point(relaxation, price, 30.0) for price in (0.0, 0.5, 1.0, 2.0, 4.0)]
     assert all(point is not None for point in points)
-    spends = [point.spend for point in points]  # type: ignore[union-attr]
+    spends = [point.spend for point in points]
     assert all(np.diff(spends) <= 1e-9)  # a higher price never spends more
     budgets = np.linspace(0.02, 0.5, 7) * ceiling / formulation.money_scale
-    upper, reached, next_price, _ = lp_bounds(points, budgets)  # type: ignore[arg-type]
+    upper, reached, next_price, _ = lp_bounds(points, budgets)
     for budget, bound, below in zip(budgets, upper, reached, strict=True):
         lp = solve_highs(
             with_budget(formulation, budget * formulation.money_scale),
@@ -131,7 +131,7 @@ def test_priced_lp_bounds_every_budget_and_points_to_the_bracket(synthetic_probl
         )
         assert bound >= lp.bound - 1e-6 * abs(lp.bound)
         assert below <= lp.bound + 1e-6 * abs(lp.bound)  # an LP value at a smaller spend
-    prices = np.array([point.price for point in points])  # type: ignore[union-attr]
+    prices = np.array([point.price for point in points])
     spend = np.array(spends)
     for budget, price in zip(budgets, next_price, strict=True):
         richer = prices[spend > budget]
