@@ -94,11 +94,12 @@ def reduce_segments(
 def annuity_factor(discount_rate: ArrayLike, years: ArrayLike) -> np.ndarray:
     """Present value of 1 per year paid at the end of years 1..``years`` (0 for ≤ 0 years).
 
-    Rates and years broadcast against each other (per point, per village).
+    Rates and years broadcast against each other (per point, per village); a
+    rate too small to change 1 + rate counts as 0.
     """
     rate = np.asarray(discount_rate, dtype=float)
     span = np.maximum(np.asarray(years, dtype=float), 0.0)
-    zero = rate == 0
+    zero = 1.0 + rate == 1.0
     safe = np.where(zero, 1.0, rate)
     return np.where(zero, span, (1.0 - (1.0 + safe) ** -span) / safe)
 
