@@ -1,0 +1,121 @@
+"""Time economics and policy for many economic points: batched over a point axis vs one at a time.
+
+Usage:
+    python benchmarks/pricing_scale.py            # 1,000 economic points at 50,000 villages
+    python benchmarks/pricing_scale.py --smoke    # 40 points at 1,000 villages (CI)
+
+The points are a sweep's: 5 subsidy mechanisms × 200 seeded Monte Carlo draws
+of unit costs, take-up, discount rate and horizon on a synthetic region
+(seed 1, engineering computed once and cached in ``benchmarks/out``). Both
+ways end in each point's Problem, as the optimizer receives it: batched,
+``price_points`` on batches of ``points_per_batch`` points; one at a time,
+``price`` per point. Printed: both times, per point, and their ratio; the
+first points' Problems are checked equal both ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from coverageplan.pipeline import points_per_batch, price, price_points
+from coverageplan.scenario import Scenario, scenario_from_dict
+from coverageplan.sweep import engineering_cache, expand, point_scenario
+
+OUT = Path(__file__).parent / "out"
+MECHANISMS = ["public_build", "gap_funding", "capex_share", "benchmark_cap", "satellite_voucher"]
+
+
+def economic_points(villages: int, draws: int) -> tuple[Scenario, list[Scenario]]:
+    """The sweep scenario and its economic points (mechanisms × draws), in expansion order."""
+    sweep = scenario_from_dict(
+        {
+            "name": f"pricing{villages}",
+            "region": {"synthetic": {"villages": villages, "seed": 1}},
+            "sweep": {
+                "grid": {"policy.subsidy.mechanism": MECHANISMS},
+                "monte_carlo": {
+                    "samples": draws,
+                    "seed": 0,
+                    "distributions": {
+                        "costs.cellular.site_civil_usd": {
+                            "distribution": "lognormal",
+                            "median": 45_000,
+                            "sigma": 0.3,
+                        },
+                        "costs.fibre.trench_usd_per_km": {
+                            "distribution": "triangular",
+                            "low": 8_000,
+                            "mode": 12_000,
+                            "high": 20_000,
+                        },
+                        "demand.take_up.cellular": {
+                            "distribution": "uniform",
+                            "low": 0.5,
+                            "high": 0.9,
+                        },
+                        "costs.discount_rate": {
+                            "distribution": "uniform",
+                            "low": 0.03,
+                            "high": 0.1,
+                        },
+                    },
+                },
+                "cache_dir": str(OUT / "pricing_cache"),
+            },
+        }
+    )
+    base = sweep.model_dump(exclude={"sweep"})
+    points = [point_scenario(base, p.economic, f"point {p.index}") for p in expand(sweep)]
+    return sweep, points
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--villages", type=int, default=50_000)
+    parser.add_argument("--draws", type=int, default=200, help="Monte Carlo draws per mechanism")
+    parser.add_argument("--smoke", action="store_true", help="1,000 villages, 5 × 8 points")
+    args = parser.parse_args()
+    if args.smoke:
+        args.villages, args.draws = 1_000, 8
+    sweep, scenarios = economic_points(args.villages, args.draws)
+    assert sweep.sweep is not None
+    started = time.perf_counter()
+    _, engineered, hit = engineering_cache(sweep, sweep.sweep.cache_dir)
+    engineering_s = time.perf_counter() - started
+
+    batch = points_per_batch(args.villages)
+    started = time.perf_counter()
+    batched = []
+    for first in range(0, len(scenarios), batch):
+        _, _, problems = price_points(engineered, scenarios[first : first + batch])
+        batched += [problems.problem(i) for i in range(len(problems))]
+    batched_s = time.perf_counter() - started
+
+    started = time.perf_counter()
+    alone = [price(engineered, scenario)[2] for scenario in scenarios]
+    alone_s = time.perf_counter() - started
+
+    for a, b in zip(batched[:10], alone[:10], strict=False):
+        assert np.array_equal(a.cost, b.cost) and np.array_equal(a.benefit, b.benefit)
+    points = len(scenarios)
+    print(
+        f"pricing: {points:,} economic points ({len(MECHANISMS)} mechanisms × {args.draws} draws) "
+        f"at {args.villages:,} villages; engineering {engineering_s:.1f} s"
+        f"{' (cached)' if hit else ''}"
+    )
+    print(
+        f"batched ({batch} points per batch): {batched_s:.2f} s, "
+        f"{1e3 * batched_s / points:.1f} ms per point"
+    )
+    print(f"one at a time: {alone_s:.2f} s, {1e3 * alone_s / points:.1f} ms per point")
+    print(f"ratio: batched is {alone_s / batched_s:.1f}× faster (Problems equal both ways)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
