@@ -22,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from coverageplan.optimize import Problem
 from coverageplan.pipeline import points_per_batch, price, price_points
 from coverageplan.scenario import Scenario, scenario_from_dict
 from coverageplan.sweep import engineering_cache, expand, point_scenario
 
 OUT = Path(__file__).parent / "out"
+CHECKED = 10
 MECHANISMS = ["public_build", "gap_funding", "capex_share", "benchmark_cap", "satellite_voucher"]
 
 
@@ -89,19 +91,25 @@ def main() -> int:
     engineering_s = time.perf_counter() - started
 
     batch = points_per_batch(args.villages)
+    kept: list[
+        Problem
+    ] = []  # the first points' Problems, to compare; a sweep drops each once solved
     started = time.perf_counter()
-    batched = []
     for first in range(0, len(scenarios), batch):
         _, _, problems = price_points(engineered, scenarios[first : first + batch])
-        batched += [problems.problem(i) for i in range(len(problems))]
+        for i in range(len(problems)):
+            problem = problems.problem(i)
+            if first + i < CHECKED:
+                kept.append(problem)
     batched_s = time.perf_counter() - started
 
     started = time.perf_counter()
-    alone = [price(engineered, scenario)[2] for scenario in scenarios]
+    for index, scenario in enumerate(scenarios):
+        problem = price(engineered, scenario)[2]
+        if index < CHECKED:
+            assert np.array_equal(problem.cost, kept[index].cost)
+            assert np.array_equal(problem.benefit, kept[index].benefit)
     alone_s = time.perf_counter() - started
-
-    for a, b in zip(batched[:10], alone[:10], strict=False):
-        assert np.array_equal(a.cost, b.cost) and np.array_equal(a.benefit, b.benefit)
     points = len(scenarios)
     print(
         f"pricing: {points:,} economic points ({len(MECHANISMS)} mechanisms × {args.draws} draws) "

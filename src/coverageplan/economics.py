@@ -80,15 +80,21 @@ def reduce_segments(
 ) -> np.ndarray:
     """``ufunc`` over each compressed row's entries, for every point: (P, rows).
 
-    ``values`` (P, nnz) are the entries of a CSR (or CSC) matrix with
-    ``indptr`` (rows + 1,); a row without entries gets ``empty``.
+    ``values`` (nnz, P): every stored entry of a CSR (or CSC) matrix with
+    ``indptr`` (rows + 1,), in its order, at each point (entry-major, so a
+    row's entries are contiguous); a row without entries gets ``empty``.
     """
     counts = np.diff(indptr)
-    out = np.full((values.shape[0], len(counts)), empty)
+    out = np.full((len(counts), values.shape[1]), empty)
     rows = np.flatnonzero(counts)
     if len(rows):
-        out[:, rows] = ufunc.reduceat(values, indptr[rows], axis=1)
-    return out
+        out[rows] = ufunc.reduceat(values, indptr[rows], axis=0)
+    return out.T
+
+
+def entry_values(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """(nnz, P) per-point ``values`` (P, k) at each stored entry's ``index`` (0..k-1)."""
+    return np.ascontiguousarray(values.T)[index]
 
 
 def annuity_factor(discount_rate: ArrayLike, years: ArrayLike) -> np.ndarray:
@@ -229,6 +235,7 @@ def cellular_speed_mbps(
 ) -> np.ndarray:
     """Best busy-hour speed (P, n) per village over the sites that cover it (0 where none).
 
+    ``cover`` and ``existing`` are boolean (a stored entry covers);
     ``subscribers`` (P, n) on cellular; ``site_capacity_mbps`` (P, m) per
     candidate site (default ``demand.site_capacity_mbps``; existing sites
     always have that).
@@ -238,15 +245,15 @@ def cellular_speed_mbps(
     is shared by the load it carries, and per-user speed is capped at
     ``cellular_peak_mbps``.
     """
-    both = sparse.hstack([existing, cover], format="csr").astype(float)
+    both = sparse.hstack([existing, cover], format="csr")
     sites_per_village = np.maximum(np.diff(both.indptr), 1)
     active = subscribers * per_point(demand.active_share, 2) / sites_per_village
-    load = np.asarray(both.T @ active.T).T
+    load = np.asarray(both.T.astype(float) @ active.T).T
     capacity = per_point(demand.site_capacity_mbps, 2) * np.ones(both.shape[1])
     if site_capacity_mbps is not None:
         capacity[:, existing.shape[1] :] = site_capacity_mbps
     per_user = np.minimum(capacity / np.maximum(load, 1.0), per_point(demand.cellular_peak_mbps, 2))
-    return reduce_segments(np.maximum, per_user[:, both.indices] * both.data, both.indptr, 0.0)
+    return reduce_segments(np.maximum, entry_values(per_user, both.indices), both.indptr, 0.0)
 
 
 def site_backhaul(radio: RadioReach, costs: Stacked) -> tuple[np.ndarray, CostItems]:
@@ -405,8 +412,9 @@ def economics(
         ],
         axis=-1,
     )
-    has_host = host >= 0
-    host_speed = np.where(has_host, speed3[:, np.maximum(host, 0)].max(axis=-1), 0.0)
+    hosted = np.flatnonzero(host >= 0)
+    host_speed = np.zeros((points, n))
+    host_speed[:, hosted] = speed3[:, host[hosted]].max(axis=-1)
     price = d.each(lambda demand: demand.arpu_usd_per_month.as_array())
     revenue3 = subs3 * price[:, None, :] * MONTHS * per_point(annuity_factor(rate, horizon), 3)
     ones = np.ones((points, n, 1))

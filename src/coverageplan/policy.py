@@ -36,6 +36,7 @@ from coverageplan.economics import (
     Economics,
     Stacked,
     annuity_factor,
+    entry_values,
     per_point,
     reduce_segments,
 )
@@ -214,13 +215,11 @@ def standalone_cost_usd(econ: Economics, reach: Reach) -> np.ndarray:
     cost = econ.npc(econ.village)
     site_npc = econ.npc(econ.site)
     subscribers = econ.subscribers[..., CELLULAR]
-    cover = reach.radio.cover.tocsr().astype(float)
-    covered = np.asarray(cover.T @ subscribers.T).T
+    cover = reach.radio.cover.tocsr()
+    covered = np.asarray(cover.T.astype(float) @ subscribers.T).T
     village_of_entry = np.repeat(np.arange(cover.shape[0]), np.diff(cover.indptr))
-    share = (
-        cover.data
-        * subscribers[:, village_of_entry]
-        * (site_npc / np.maximum(covered, 1e-9))[:, cover.indices]
+    share = entry_values(subscribers, village_of_entry) * entry_values(
+        site_npc / np.maximum(covered, 1e-9), cover.indices
     )
     cheapest = reduce_segments(np.minimum, share, cover.indptr, np.inf)
     cost[..., CELLULAR] += np.where(reach.radio.existing_cover, 0.0, cheapest)
@@ -260,8 +259,8 @@ def _capex_share(
     share = subsidy.each(lambda s: [s.capex_share.get(c, 0.0) for c in REGION_CLASSES])[:, position]
     years = subsidy.each(lambda s: [s.opex_years.get(c, 0) for c in REGION_CLASSES])[:, position]
     cover = reach.radio.cover.tocsc()
-    site_share = reduce_segments(np.maximum, share[:, cover.indices], cover.indptr, 0.0)
-    site_years = reduce_segments(np.maximum, years[:, cover.indices], cover.indptr, 0.0)
+    site_share = reduce_segments(np.maximum, entry_values(share, cover.indices), cover.indptr, 0.0)
+    site_years = reduce_segments(np.maximum, entry_values(years, cover.indices), cover.indptr, 0.0)
     rate = econ.discount_rate
     return (
         _scaled(econ.village, share, years, rate),
