@@ -94,7 +94,7 @@ def reduce_segments(
 
 def entry_values(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     """(nnz, P) per-point ``values`` (P, k) at each stored entry's ``index`` (0..k-1)."""
-    return np.ascontiguousarray(values.T)[index]
+    return np.take(np.ascontiguousarray(values.T), index, axis=0)
 
 
 def annuity_factor(discount_rate: ArrayLike, years: ArrayLike) -> np.ndarray:
@@ -220,7 +220,7 @@ def subscribers_by_option(
         affordable = np.ones((points, n, 3), dtype=bool)
     else:
         limit = per_point(demand.affordability_share_of_income, 2) * household_income_usd_per_month
-        affordable = (price <= limit[..., None]) | np.isnan(limit)[..., None]
+        affordable = ~(price > limit[..., None])  # a NaN limit compares False: affordable
     factor = np.where(affordable, 1.0, per_point(demand.unaffordable_take_up_factor, 3))
     return households[None, :, None] * take_up * factor, affordable
 

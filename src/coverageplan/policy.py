@@ -157,9 +157,15 @@ def may_consolidate(villages: Villages, host: np.ndarray, settings: Consolidatio
 
 
 def tier_index(speed_mbps: np.ndarray, demand: Demand) -> np.ndarray:
-    """Index of the highest tier each speed reaches, −1 below the lowest."""
-    thresholds = np.asarray([tier.min_mbps for tier in demand.tiers])
-    return np.searchsorted(thresholds, speed_mbps, side="right") - 1
+    """Index of the highest tier each speed reaches, −1 below the lowest (or NaN).
+
+    Tiers ascend (the schema checks), so the index is the number of tiers
+    reached − 1: one comparison per tier.
+    """
+    index = np.full(np.shape(speed_mbps), -1, dtype=np.intp)
+    for tier in demand.tiers:
+        index += speed_mbps >= tier.min_mbps
+    return index
 
 
 def benefit(villages: Villages, econ: Economics, demand: Demand) -> np.ndarray:
