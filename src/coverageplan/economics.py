@@ -31,7 +31,7 @@ from coverageplan.engineering.backhaul import (
     BACKHAUL_SATELLITE,
 )
 from coverageplan.engineering.radio import SITE_NEW, RadioReach
-from coverageplan.optimize import CELLULAR, FIBRE, SATELLITE
+from coverageplan.optimize import CELLULAR, CONSOLIDATE, FIBRE, SATELLITE
 from coverageplan.scenario import Costs, Demand
 
 N_OPTIONS = 4
@@ -204,25 +204,30 @@ class Economics:
         return Economics(**{f.name: _take(getattr(self, f.name), index) for f in fields(self)})
 
 
+def arpu_usd_per_month(demand: Stacked) -> np.ndarray:
+    """(P, 4) price per subscriber and month by option; consolidation has no subscribers."""
+    return demand.each(lambda d: [*d.arpu_usd_per_month.as_array(), 0.0])
+
+
 def subscribers_by_option(
     households: np.ndarray, household_income_usd_per_month: np.ndarray | None, demand: Stacked
-) -> tuple[np.ndarray, np.ndarray]:
-    """Subscribers (P, n, 3) per technology and whether each price is affordable (P, n, 3).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Subscribers, whether each price is affordable, and adoption; each (P, n, 4) by option.
 
     A price above ``affordability_share_of_income`` of household income cuts
-    take-up by ``unaffordable_take_up_factor``. Without income data (None or
-    NaN) a price counts as affordable.
+    take-up by ``unaffordable_take_up_factor`` (the adoption: 1 or that
+    factor). Without income data (None or NaN) a price counts as affordable.
+    Consolidation has no subscribers of its own (take-up and price 0).
     """
-    price = demand.each(lambda d: d.arpu_usd_per_month.as_array())[:, None, :]
-    take_up = demand.each(lambda d: d.take_up.as_array())[:, None, :]
-    points, n = len(demand), len(households)
+    price = arpu_usd_per_month(demand)[:, None, :]
+    take_up = demand.each(lambda d: [*d.take_up.as_array(), 0.0])[:, None, :]
     if household_income_usd_per_month is None:
-        affordable = np.ones((points, n, 3), dtype=bool)
+        affordable = np.ones((len(demand), len(households), N_OPTIONS), dtype=bool)
     else:
         limit = per_point(demand.affordability_share_of_income, 2) * household_income_usd_per_month
         affordable = ~(price > limit[..., None])  # a NaN limit compares False: affordable
-    factor = np.where(affordable, 1.0, per_point(demand.unaffordable_take_up_factor, 3))
-    return households[None, :, None] * take_up * factor, affordable
+    adoption = np.where(affordable, 1.0, per_point(demand.unaffordable_take_up_factor, 3))
+    return households[None, :, None] * take_up * adoption, affordable, adoption
 
 
 def cellular_speed_mbps(
@@ -330,14 +335,17 @@ def economics(
     def each(values: np.ndarray) -> np.ndarray:
         return per_point(values, 2)
 
-    subs3, affordable3 = subscribers_by_option(households, household_income_usd_per_month, d)
+    subscribers, affordable, adoption = subscribers_by_option(
+        households, household_income_usd_per_month, d
+    )
 
     fibre, cell, sat = c.fibre, c.cellular, c.satellite
     fibre_capex = (
-        each(fibre.village_equipment_usd) + each(fibre.drop_usd_per_subscriber) * subs3[..., FIBRE]
+        each(fibre.village_equipment_usd)
+        + each(fibre.drop_usd_per_subscriber) * subscribers[..., FIBRE]
     )
-    sat_demand = subs3[..., SATELLITE] * each(d.busy_hour_mbps_per_subscriber)
-    terminals = subs3[..., SATELLITE] * each(sat.terminal_usd + sat.install_usd)
+    sat_demand = subscribers[..., SATELLITE] * each(d.busy_hour_mbps_per_subscriber)
+    terminals = subscribers[..., SATELLITE] * each(sat.terminal_usd + sat.install_usd)
     zeros = np.zeros((points, n))
     village = CostItems(
         capex_usd=np.stack(
@@ -398,41 +406,37 @@ def economics(
         opex_usd_per_year=length_km * each(fibre.opex_usd_per_km_per_year),
     )
 
-    speed3 = np.stack(
+    speed = np.stack(
         [
             each(d.fibre_speed_mbps) * np.ones(n),
             cellular_speed_mbps(
                 reach.radio.cover,
                 reach.radio.existing_sites_cover,
-                subs3[..., CELLULAR],
+                subscribers[..., CELLULAR],
                 d,
                 site_capacity_mbps=site_capacity,
             ),
             each(d.satellite_speed_mbps) * np.ones(n),
+            zeros,
         ],
         axis=-1,
     )
-    hosted = np.flatnonzero(host >= 0)
-    host_speed = np.zeros((points, n))
-    host_speed[:, hosted] = speed3[:, host[hosted]].max(axis=-1)
-    price = d.each(lambda demand: demand.arpu_usd_per_month.as_array())
-    revenue3 = subs3 * price[:, None, :] * MONTHS * per_point(annuity_factor(rate, horizon), 3)
-    ones = np.ones((points, n, 1))
+    hosted = np.flatnonzero(host >= 0)  # consolidated households get their host's best speed
+    speed[:, hosted, CONSOLIDATE] = speed[:, host[hosted], :CONSOLIDATE].max(axis=-1)
+    price = arpu_usd_per_month(d)[:, None, :]
+    revenue = subscribers * price * MONTHS * per_point(annuity_factor(rate, horizon), 3)
     return Economics(
         village=village,
         site=site,
         edge=edge,
-        subscribers=np.concatenate([subs3, zeros[..., None]], axis=-1),
-        revenue_usd=np.concatenate([revenue3, zeros[..., None]], axis=-1),
-        speed_mbps=np.concatenate([speed3, host_speed[..., None]], axis=-1),
-        affordable=np.concatenate([affordable3, ones.astype(bool)], axis=-1),
-        adoption=np.concatenate(
-            [np.where(affordable3, 1.0, per_point(d.unaffordable_take_up_factor, 3)), ones],
-            axis=-1,
-        ),
+        subscribers=subscribers,
+        revenue_usd=revenue,
+        speed_mbps=speed,
+        affordable=affordable,
+        adoption=adoption,
         sat_demand_mbps=sat_demand,
         beam_capacity_mbps=each(d.beam_capacity_mbps) * np.ones(reach.beam_count),
-        cell_demand_mbps=subs3[..., CELLULAR]
+        cell_demand_mbps=subscribers[..., CELLULAR]
         * each(d.active_share)
         * each(d.busy_hour_mbps_per_subscriber),
         host=np.broadcast_to(np.asarray(host, dtype=np.int64), (points, n)),
