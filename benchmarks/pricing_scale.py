@@ -8,10 +8,11 @@ The points are a sweep's: 5 subsidy mechanisms × 200 seeded Monte Carlo draws
 of unit costs, cellular take-up and discount rate on a synthetic region
 (seed 1, engineering computed once and cached in ``benchmarks/out``). Both
 ways end in each point's Problem, as the optimizer receives it: batched,
-``price_points`` on batches of ``points_per_batch`` points; one at a time,
-``price`` per point, after one untimed call each way. Printed: both times,
-per point, and their ratio; the first points' Problems are checked equal
-both ways.
+``price_points`` on the batches a sweep on 2 workers makes (points sharing
+costs and demand, the same draw under another mechanism, share one
+Economics); one at a time, ``price`` per point; after one untimed call each
+way. Printed: both times, per point, and their ratio; the first points'
+Problems are checked equal both ways.
 """
 
 from __future__ import annotations
@@ -24,17 +25,22 @@ from pathlib import Path
 import numpy as np
 
 from coverageplan.optimize import Problem
-from coverageplan.pipeline import points_per_batch, price, price_points
+from coverageplan.pipeline import economics_key, points_per_batch, price, price_points
 from coverageplan.scenario import Scenario, scenario_from_dict
-from coverageplan.sweep import engineering_cache, expand, point_scenario
+from coverageplan.sweep import engineering_cache, expand, plan_tasks
 
 OUT = Path(__file__).parent / "out"
 CHECKED = 10
+WORKERS = 2
 MECHANISMS = ["public_build", "gap_funding", "capex_share", "benchmark_cap", "satellite_voucher"]
 
 
-def economic_points(villages: int, draws: int) -> tuple[Scenario, list[Scenario]]:
-    """The sweep scenario and its economic points (mechanisms × draws), in expansion order."""
+def pricing_batches(villages: int, draws: int) -> tuple[Scenario, list[list[Scenario]]]:
+    """The sweep scenario and its economic points (mechanisms × draws) as the sweep batches them.
+
+    Batches of ``points_per_batch`` within the tasks of ``plan_tasks`` on
+    :data:`WORKERS` workers (points sharing costs and demand side by side).
+    """
     sweep = scenario_from_dict(
         {
             "name": f"pricing{villages}",
@@ -72,9 +78,12 @@ def economic_points(villages: int, draws: int) -> tuple[Scenario, list[Scenario]
             },
         }
     )
-    base = sweep.model_dump(exclude={"sweep"})
-    points = [point_scenario(base, p.economic, f"point {p.index}") for p in expand(sweep)]
-    return sweep, points
+    size = points_per_batch(villages)
+    batches = []
+    for task in plan_tasks(sweep, expand(sweep), WORKERS):
+        economic = [e.scenario for e in task.economic]
+        batches += [economic[first : first + size] for first in range(0, len(economic), size)]
+    return sweep, batches
 
 
 def main() -> int:
@@ -85,23 +94,25 @@ def main() -> int:
     args = parser.parse_args()
     if args.smoke:
         args.villages, args.draws = 1_000, 8
-    sweep, scenarios = economic_points(args.villages, args.draws)
+    sweep, batches = pricing_batches(args.villages, args.draws)
+    scenarios = [scenario for batch in batches for scenario in batch]
+    distinct = sum(len({economics_key(s) for s in batch}) for batch in batches)
     assert sweep.sweep is not None
     started = time.perf_counter()
     _, engineered, hit = engineering_cache(sweep, sweep.sweep.cache_dir)
     engineering_s = time.perf_counter() - started
 
-    batch = points_per_batch(args.villages)
-    price_points(engineered, scenarios[:batch])  # untimed: the first calls map fresh memory
+    price_points(engineered, batches[0])  # untimed: the first calls map fresh memory
     price(engineered, scenarios[0])
     kept: list[Problem] = []  # the Problems compared below; a sweep drops each once solved
     started = time.perf_counter()
-    for first in range(0, len(scenarios), batch):
-        _, _, problems = price_points(engineered, scenarios[first : first + batch])
+    for batch in batches:
+        _, _, problems = price_points(engineered, batch)
         for i in range(len(problems)):
-            problem = problems.problem(i)
-            if first + i < CHECKED:
-                kept.append(problem)
+            if len(kept) < CHECKED:
+                kept.append(problems.problem(i))
+            else:
+                problems.problem(i)
     batched_s = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -118,7 +129,8 @@ def main() -> int:
         f"{' (cached)' if hit else ''}"
     )
     print(
-        f"batched ({batch} points per batch): {batched_s:.2f} s, "
+        f"batched ({len(batches)} batches of up to {points_per_batch(args.villages)} points, "
+        f"{distinct} distinct costs and demand in all): {batched_s:.2f} s, "
         f"{1e3 * batched_s / points:.1f} ms per point"
     )
     print(f"one at a time: {alone_s:.2f} s, {1e3 * alone_s / points:.1f} ms per point")

@@ -236,6 +236,11 @@ def pricing_structure(scenario: Scenario) -> dict[str, Any]:
     return scenario.model_dump(mode="json", exclude=PRICING_EXCLUDED)
 
 
+def economics_key(scenario: Scenario) -> str:
+    """What a point's Economics depends on (its costs and demand): equal keys, equal Economics."""
+    return scenario.costs.model_dump_json() + scenario.demand.model_dump_json()
+
+
 def points_per_batch(villages: int) -> int:
     """How many scenario points to price in one batch for ``villages`` villages (≥ 1)."""
     return max(1, BATCH_ENTRIES // max(villages * N_OPTIONS, 1))
@@ -259,7 +264,9 @@ def price_points(
 
     The points may differ only in what is priced per point (costs, demand
     figures, subsidy, budget; see :data:`PRICING_EXCLUDED`); anything else is
-    a ValueError naming the key. Arrays carry a leading point axis.
+    a ValueError naming the key. Arrays carry a leading point axis. Points
+    with equal costs and demand (e.g. other subsidy rules) share one
+    computation of their Economics.
     """
     if not scenarios:
         raise ValueError("price_points: no scenario points to price")
@@ -283,14 +290,19 @@ def price_points(
         * villages.population
         / np.maximum(villages.households, 1)
     )
+    position: dict[str, int] = {}
+    inverse = np.asarray([position.setdefault(economics_key(s), len(position)) for s in scenarios])
+    distinct = [scenarios[i] for i in np.unique(inverse, return_index=True)[1]]
     econ = economics(
         reach,
         villages.households,
         household_income,
         host,
-        [s.costs for s in scenarios],
-        [s.demand for s in scenarios],
+        [s.costs for s in distinct],
+        [s.demand for s in distinct],
     )
+    if len(distinct) < len(scenarios):
+        econ = econ.take(inverse)
     problems = build_problems(villages, reach, econ, [s.policy for s in scenarios], first.demand)
     return villages, econ, problems
 

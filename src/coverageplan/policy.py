@@ -211,55 +211,80 @@ def path_cost(parent: np.ndarray, edge_cost: np.ndarray) -> np.ndarray:
     raise ValueError("path_cost: the fibre tree has a cycle")
 
 
-def standalone_cost_usd(econ: Economics, reach: Reach) -> np.ndarray:
+PublicCosts = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Money per (point, village, option), per (point, site) and per (point, trench)."""
+Rows = slice | np.ndarray
+"""The points a mechanism prices: positions on the point axis, or all of them."""
+
+
+def standalone_cost_usd(npc: PublicCosts, cell_subscribers: np.ndarray, reach: Reach) -> np.ndarray:
     """(P, n, 4) modelled cost of serving each village alone with each option (NPC, USD).
 
-    Cellular adds the village's pro-rata share (by subscribers) of the cheapest
-    covering new site (nothing where existing 4G covers it); fibre adds its
-    whole path of trenches to the network.
+    ``npc``: net present costs of the villages' own items, sites and
+    trenches; ``cell_subscribers`` (P, n). Cellular adds the village's
+    pro-rata share (by subscribers) of the cheapest covering new site
+    (nothing where existing 4G covers it); fibre adds its whole path of
+    trenches to the network.
     """
-    cost = econ.npc(econ.village)
-    site_npc = econ.npc(econ.site)
-    subscribers = econ.subscribers[..., CELLULAR]
+    village_npc, site_npc, edge_npc = npc
+    cost = village_npc.copy()
     cover = reach.radio.cover.tocsr()
-    covered = np.asarray(cover.T.astype(float) @ subscribers.T).T
+    covered = np.asarray(cover.T.astype(float) @ cell_subscribers.T).T
     village_of_entry = np.repeat(np.arange(cover.shape[0]), np.diff(cover.indptr))
-    share = entry_values(subscribers, village_of_entry) * entry_values(
+    share = entry_values(cell_subscribers, village_of_entry) * entry_values(
         site_npc / np.maximum(covered, 1e-9), cover.indices
     )
     cheapest = reduce_segments(np.minimum, share, cover.indptr, np.inf)
     cost[..., CELLULAR] += np.where(reach.radio.existing_cover, 0.0, cheapest)
-    cost[..., FIBRE] += path_cost(reach.fibre.parent, econ.npc(econ.edge))
+    cost[..., FIBRE] += path_cost(reach.fibre.parent, edge_npc)
     return cost
 
 
-PublicCosts = tuple[np.ndarray, np.ndarray, np.ndarray]
-"""Public money per (point, village, option), per (point, site) and per (point, trench)."""
-
-
 def _public_build(
-    econ: Economics, reach: Reach, villages: Villages, subsidy: Stacked
+    econ: Economics,
+    rows: Rows,
+    npc: PublicCosts,
+    reach: Reach,
+    villages: Villages,
+    subsidy: Stacked,
 ) -> PublicCosts:
-    return econ.npc(econ.village), econ.npc(econ.site), econ.npc(econ.edge)
+    return npc
 
 
 def _gap_funding(
-    econ: Economics, reach: Reach, villages: Villages, subsidy: Stacked
+    econ: Economics,
+    rows: Rows,
+    npc: PublicCosts,
+    reach: Reach,
+    villages: Villages,
+    subsidy: Stacked,
 ) -> PublicCosts:
-    village, site, edge = _public_build(econ, reach, villages, subsidy)
-    return village - econ.revenue_usd, site, edge
+    village, site, edge = npc
+    return village - econ.revenue_usd[rows], site, edge
 
 
 def _satellite_voucher(
-    econ: Economics, reach: Reach, villages: Villages, subsidy: Stacked
+    econ: Economics,
+    rows: Rows,
+    npc: PublicCosts,
+    reach: Reach,
+    villages: Villages,
+    subsidy: Stacked,
 ) -> PublicCosts:
-    village, site, edge = _public_build(econ, reach, villages, subsidy)
-    village[..., SATELLITE] = per_point(subsidy.voucher_usd, 2) * econ.subscribers[..., SATELLITE]
+    village, site, edge = npc
+    village = village.copy()
+    voucher = per_point(subsidy.voucher_usd, 2)
+    village[..., SATELLITE] = voucher * econ.subscribers[rows][..., SATELLITE]
     return village, site, edge
 
 
 def _capex_share(
-    econ: Economics, reach: Reach, villages: Villages, subsidy: Stacked
+    econ: Economics,
+    rows: Rows,
+    npc: PublicCosts,
+    reach: Reach,
+    villages: Villages,
+    subsidy: Stacked,
 ) -> PublicCosts:
     position = class_index(villages.region_class)
     share = subsidy.each(lambda s: [s.capex_share.get(c, 0.0) for c in REGION_CLASSES])[:, position]
@@ -267,37 +292,49 @@ def _capex_share(
     cover = reach.radio.cover.tocsc()
     site_share = reduce_segments(np.maximum, entry_values(share, cover.indices), cover.indptr, 0.0)
     site_years = reduce_segments(np.maximum, entry_values(years, cover.indices), cover.indptr, 0.0)
-    rate = econ.discount_rate
+    rate = econ.discount_rate[rows]
     return (
-        _scaled(econ.village, share, years, rate),
-        _scaled(econ.site, site_share, site_years, rate),
-        _scaled(econ.edge, share, years, rate),
+        _scaled(econ.village.take(rows), share, years, rate),
+        _scaled(econ.site.take(rows), site_share, site_years, rate),
+        _scaled(econ.edge.take(rows), share, years, rate),
     )
 
 
 def _benchmark_cap(
-    econ: Economics, reach: Reach, villages: Villages, subsidy: Stacked
+    econ: Economics,
+    rows: Rows,
+    npc: PublicCosts,
+    reach: Reach,
+    villages: Villages,
+    subsidy: Stacked,
 ) -> PublicCosts:
-    months = per_point(MONTHS * annuity_factor(econ.discount_rate, econ.horizon_years), 3)
+    years = annuity_factor(econ.discount_rate[rows], econ.horizon_years[rows])
+    months = per_point(MONTHS * years, 3)
     locations = np.maximum(villages.households, 1.0)[None, :, None]
-    monthly = standalone_cost_usd(econ, reach) / (locations * months)
+    standalone = standalone_cost_usd(npc, econ.subscribers[rows][..., CELLULAR], reach)
+    monthly = standalone / (locations * months)
     support = np.clip(
         monthly - per_point(subsidy.benchmark_usd_per_month, 3),
         0.0,
         per_point(subsidy.cap_usd_per_month, 3),
     )
     village = support * locations * months
-    return village, np.zeros(econ.site.capex_usd.shape), np.zeros(econ.edge.capex_usd.shape)
+    return village, np.zeros(npc[1].shape), np.zeros(npc[2].shape)
 
 
-MECHANISMS: dict[str, Callable[[Economics, Reach, Villages, Stacked], PublicCosts]] = {
+Mechanism = Callable[[Economics, Rows, PublicCosts, Reach, Villages, Stacked], PublicCosts]
+MECHANISMS: dict[str, Mechanism] = {
     "public_build": _public_build,
     "gap_funding": _gap_funding,
     "capex_share": _capex_share,
     "benchmark_cap": _benchmark_cap,
     "satellite_voucher": _satellite_voucher,
 }
-"""Public costs of the points under each subsidy mechanism (see :func:`public_costs`)."""
+"""Public costs of some points under each subsidy mechanism (see :func:`public_costs`).
+
+Each takes all points' Economics, the rows it prices, those rows' net present
+costs (village, site, trench) and their subsidy sections.
+"""
 
 
 def public_costs(
@@ -326,16 +363,18 @@ def public_costs(
         raise ValueError(
             f"public_costs: {len(subsidies)} subsidies for {len(econ.discount_rate)} points"
         )
+    npc = (econ.npc(econ.village), econ.npc(econ.site), econ.npc(econ.edge))
     mechanism = np.asarray([subsidy.mechanism for subsidy in subsidies])
-    village = np.empty(econ.village.capex_usd.shape)
-    site, edge = np.empty(econ.site.capex_usd.shape), np.empty(econ.edge.capex_usd.shape)
-    for name in np.unique(mechanism):
-        points = np.flatnonzero(mechanism == name)
-        subset = econ if len(points) == len(mechanism) else econ.take(points)
-        priced = MECHANISMS[name](
-            subset, reach, villages, Stacked([subsidies[int(i)] for i in points])
-        )
-        village[points], site[points], edge[points] = priced
+    names = np.unique(mechanism)
+    if len(names) == 1:
+        return MECHANISMS[names[0]](econ, slice(None), npc, reach, villages, Stacked(subsidies))
+    village, site, edge = (np.empty(array.shape) for array in npc)
+    for name in names:
+        rows = np.flatnonzero(mechanism == name)
+        of_rows = (npc[0][rows], npc[1][rows], npc[2][rows])
+        subsidy = Stacked([subsidies[int(i)] for i in rows])
+        priced = MECHANISMS[name](econ, rows, of_rows, reach, villages, subsidy)
+        village[rows], site[rows], edge[rows] = priced
     return village, site, edge
 
 
@@ -344,7 +383,9 @@ def market_served(econ: Economics, reach: Reach, feasible: np.ndarray) -> np.nda
 
     ``econ`` one point's (``Economics.take(i)``); viable: revenue ≥ modelled cost.
     """
-    viable = econ.revenue_usd >= standalone_cost_usd(econ.take(None), reach)[0]
+    npc = (econ.npc(econ.village)[None], econ.npc(econ.site)[None], econ.npc(econ.edge)[None])
+    standalone = standalone_cost_usd(npc, econ.subscribers[None, :, CELLULAR], reach)[0]
+    viable = econ.revenue_usd >= standalone
     return (viable & feasible)[:, :CONSOLIDATE].any(axis=1)
 
 

@@ -50,6 +50,7 @@ from coverageplan.optimize.frontier import greedy_full_cost
 from coverageplan.optimize.milp import clean_process_context
 from coverageplan.pipeline import (
     Engineered,
+    economics_key,
     engineer,
     imported_region_dir,
     load_region,
@@ -469,7 +470,8 @@ def plan_tasks(scenario: Scenario, points: list[Point], workers: int) -> list[Ta
     An economic point answers all its budgets (frontier) or one (milp: one
     solve per point). Economic points sharing engineering and pricing
     structure are cut into tasks of at most :data:`MAX_TASK_POINTS`, fewer
-    when that leaves under :data:`TASKS_PER_WORKER` tasks per worker.
+    when that leaves under :data:`TASKS_PER_WORKER` tasks per worker, those
+    with equal costs and demand side by side (they share their Economics).
     """
     assert scenario.sweep is not None
     base = scenario.model_dump(exclude={"sweep"})
@@ -491,6 +493,8 @@ def plan_tasks(scenario: Scenario, points: list[Point], workers: int) -> list[Ta
         batches.setdefault(key, []).extend(EconomicPoint(point_scenario_, tuple(u)) for u in units)
     tasks = []
     for (engineering, _), batch in batches.items():
+        first_seen: dict[str, int] = {}  # points sharing costs and demand side by side
+        batch.sort(key=lambda u: first_seen.setdefault(economics_key(u.scenario), len(first_seen)))
         size = max(1, min(MAX_TASK_POINTS, len(batch) // (TASKS_PER_WORKER * max(workers, 1))))
         for first in range(0, len(batch), size):
             tasks.append(Task(engineering, merged(batch[first : first + size]), method))
