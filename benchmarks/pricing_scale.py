@@ -107,7 +107,7 @@ def main() -> int:
     kept: list[Problem] = []  # the Problems compared below; a sweep drops each once solved
     started = time.perf_counter()
     for batch in batches:
-        _, _, problems = price_points(engineered, batch)
+        _, problems = price_points(engineered, batch)
         for i in range(len(problems)):
             if len(kept) < CHECKED:
                 kept.append(problems.problem(i))

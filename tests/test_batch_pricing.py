@@ -53,7 +53,7 @@ def assert_same_economics(batch: Economics, single: Economics) -> None:
 
 def assert_batch_equals_singles(engineered: Engineered, scenarios: list[Scenario]) -> int:
     """Check every point of the batch against pricing it alone; the number out of reach."""
-    _, econ, problems = price_points(engineered, scenarios)
+    _, problems = price_points(engineered, scenarios)
     assert len(problems) == len(scenarios)
     unreachable = 0
     for i, scenario in enumerate(scenarios):
@@ -65,7 +65,7 @@ def assert_batch_equals_singles(engineered: Engineered, scenarios: list[Scenario
             assert str(batched.value) == str(error)
             unreachable += 1
             continue
-        assert_same_economics(econ.take(i), single_econ)
+        assert_same_economics(problems.economics(i), single_econ)
         problem = problems.problem(i)
         assert problem.budget == single.budget
         assert problem.target_names == single.target_names

@@ -37,9 +37,8 @@ from coverageplan.scenario import Costs, Demand
 N_OPTIONS = 4
 MONTHS = 12
 
-Index = int | slice | np.ndarray | None
-"""Which points to take: one position (drops the point axis), positions or a slice, or None
-(adds the axis to one point's arrays)."""
+Index = int | np.ndarray | None
+"""Which points to take: one position (drops the point axis), positions, or None (adds it)."""
 
 
 class Stacked:

@@ -259,14 +259,14 @@ def _difference(a: Any, b: Any, where: str = "") -> str | None:
 
 def price_points(
     engineered: Engineered, scenarios: Sequence[Scenario]
-) -> tuple[Villages, Economics, Problems]:
+) -> tuple[Villages, Problems]:
     """Economics and policy of P scenario points at once, on a region's engineering.
 
     The points may differ only in what is priced per point (costs, demand
     figures, subsidy, budget; see :data:`PRICING_EXCLUDED`); anything else is
     a ValueError naming the key. Arrays carry a leading point axis. Points
     with equal costs and demand (e.g. other subsidy rules) share one
-    computation of their Economics.
+    computation of their Economics (``Problems.economics(i)``).
     """
     if not scenarios:
         raise ValueError("price_points: no scenario points to price")
@@ -291,8 +291,8 @@ def price_points(
         / np.maximum(villages.households, 1)
     )
     position: dict[str, int] = {}
-    inverse = np.asarray([position.setdefault(economics_key(s), len(position)) for s in scenarios])
-    distinct = [scenarios[i] for i in np.unique(inverse, return_index=True)[1]]
+    row = np.asarray([position.setdefault(economics_key(s), len(position)) for s in scenarios])
+    distinct = [scenarios[i] for i in np.unique(row, return_index=True)[1]]
     econ = economics(
         reach,
         villages.households,
@@ -301,16 +301,14 @@ def price_points(
         [s.costs for s in distinct],
         [s.demand for s in distinct],
     )
-    if len(distinct) < len(scenarios):
-        econ = econ.take(inverse)
-    problems = build_problems(villages, reach, econ, [s.policy for s in scenarios], first.demand)
-    return villages, econ, problems
+    policies = [s.policy for s in scenarios]
+    return villages, build_problems(villages, reach, econ, row, policies, first.demand)
 
 
 def price(engineered: Engineered, scenario: Scenario) -> tuple[Villages, Economics, Problem]:
     """Economics and policy of one scenario point: :func:`price_points` of one."""
-    villages, econ, problems = price_points(engineered, [scenario])
-    return villages, econ.take(0), problems.problem(0)
+    villages, problems = price_points(engineered, [scenario])
+    return villages, problems.economics(0), problems.problem(0)
 
 
 @dataclass(frozen=True)

@@ -213,8 +213,6 @@ def path_cost(parent: np.ndarray, edge_cost: np.ndarray) -> np.ndarray:
 
 PublicCosts = tuple[np.ndarray, np.ndarray, np.ndarray]
 """Money per (point, village, option), per (point, site) and per (point, trench)."""
-Rows = slice | np.ndarray
-"""The points a mechanism prices: positions on the point axis, or all of them."""
 
 
 def standalone_cost_usd(npc: PublicCosts, cell_subscribers: np.ndarray, reach: Reach) -> np.ndarray:
@@ -242,7 +240,7 @@ def standalone_cost_usd(npc: PublicCosts, cell_subscribers: np.ndarray, reach: R
 
 def _public_build(
     econ: Economics,
-    rows: Rows,
+    rows: np.ndarray,
     npc: PublicCosts,
     reach: Reach,
     villages: Villages,
@@ -253,7 +251,7 @@ def _public_build(
 
 def _gap_funding(
     econ: Economics,
-    rows: Rows,
+    rows: np.ndarray,
     npc: PublicCosts,
     reach: Reach,
     villages: Villages,
@@ -265,7 +263,7 @@ def _gap_funding(
 
 def _satellite_voucher(
     econ: Economics,
-    rows: Rows,
+    rows: np.ndarray,
     npc: PublicCosts,
     reach: Reach,
     villages: Villages,
@@ -280,7 +278,7 @@ def _satellite_voucher(
 
 def _capex_share(
     econ: Economics,
-    rows: Rows,
+    rows: np.ndarray,
     npc: PublicCosts,
     reach: Reach,
     villages: Villages,
@@ -302,7 +300,7 @@ def _capex_share(
 
 def _benchmark_cap(
     econ: Economics,
-    rows: Rows,
+    rows: np.ndarray,
     npc: PublicCosts,
     reach: Reach,
     villages: Villages,
@@ -322,7 +320,7 @@ def _benchmark_cap(
     return village, np.zeros(npc[1].shape), np.zeros(npc[2].shape)
 
 
-Mechanism = Callable[[Economics, Rows, PublicCosts, Reach, Villages, Stacked], PublicCosts]
+Mechanism = Callable[[Economics, np.ndarray, PublicCosts, Reach, Villages, Stacked], PublicCosts]
 MECHANISMS: dict[str, Mechanism] = {
     "public_build": _public_build,
     "gap_funding": _gap_funding,
@@ -332,17 +330,23 @@ MECHANISMS: dict[str, Mechanism] = {
 }
 """Public costs of some points under each subsidy mechanism (see :func:`public_costs`).
 
-Each takes all points' Economics, the rows it prices, those rows' net present
+Each takes the Economics, the rows of it its points use, their net present
 costs (village, site, trench) and their subsidy sections.
 """
 
 
 def public_costs(
-    econ: Economics, reach: Reach, villages: Villages, subsidies: Sequence[Subsidy]
+    econ: Economics,
+    reach: Reach,
+    villages: Villages,
+    subsidies: Sequence[Subsidy],
+    economic: np.ndarray | None = None,
 ) -> PublicCosts:
     """Public money per (point, village, option), per site and per trench, by each mechanism.
 
-    ``subsidies`` one per point; points are priced together by mechanism.
+    ``subsidies`` one per point; ``economic`` (P,) each point's row of
+    ``econ`` (default: one row per point, in order). Points are priced
+    together by mechanism.
 
     * ``public_build``: the net present cost of everything.
     * ``gap_funding``: each village's option costs its NPC minus its revenue, so
@@ -359,22 +363,19 @@ def public_costs(
     * ``satellite_voucher``: a voucher per satellite terminal; other options
       are a public build.
     """
-    if len(subsidies) != len(econ.discount_rate):
-        raise ValueError(
-            f"public_costs: {len(subsidies)} subsidies for {len(econ.discount_rate)} points"
-        )
+    economic = np.arange(len(econ.discount_rate)) if economic is None else economic
+    if len(subsidies) != len(economic):
+        raise ValueError(f"public_costs: {len(subsidies)} subsidies for {len(economic)} points")
     npc = (econ.npc(econ.village), econ.npc(econ.site), econ.npc(econ.edge))
     mechanism = np.asarray([subsidy.mechanism for subsidy in subsidies])
-    names = np.unique(mechanism)
-    if len(names) == 1:
-        return MECHANISMS[names[0]](econ, slice(None), npc, reach, villages, Stacked(subsidies))
-    village, site, edge = (np.empty(array.shape) for array in npc)
-    for name in names:
-        rows = np.flatnonzero(mechanism == name)
+    village, site, edge = (np.empty((len(economic), *a.shape[1:])) for a in npc)
+    for name in np.unique(mechanism):
+        points = np.flatnonzero(mechanism == name)
+        rows = economic[points]
+        subsidy = Stacked([subsidies[int(i)] for i in points])
         of_rows = (npc[0][rows], npc[1][rows], npc[2][rows])
-        subsidy = Stacked([subsidies[int(i)] for i in rows])
         priced = MECHANISMS[name](econ, rows, of_rows, reach, villages, subsidy)
-        village[rows], site[rows], edge[rows] = priced
+        village[points], site[points], edge[points] = priced
     return village, site, edge
 
 
@@ -419,9 +420,17 @@ class Targets:
 
 
 def coverage_targets(
-    villages: Villages, speed_mbps: np.ndarray, feasible: np.ndarray, policy: Policy, demand: Demand
+    villages: Villages,
+    speed_mbps: np.ndarray,
+    economic: np.ndarray,
+    feasible: np.ndarray,
+    policy: Policy,
+    demand: Demand,
 ) -> Targets:
-    """Target rows of P points from their speeds and feasible options (each (P, n, 4)).
+    """Target rows of P points from their speeds and feasible options (P, n, 4).
+
+    ``speed_mbps`` (D, n, 4) of the distinct Economics; ``economic`` (P,)
+    each point's row of it.
 
     ``reachable``: people each target counts when every village takes its best
     allowed option (see :meth:`Targets.shortfall`). An unknown tier raises
@@ -429,14 +438,14 @@ def coverage_targets(
     """
     names = [tier.name for tier in demand.tiers]
     population = villages.population.astype(float)
-    points = speed_mbps.shape[0]
+    points = len(economic)
     weights, required, scope = [], [], []
     for target in policy.targets:
         if target.tier not in names:
             raise InfeasibleError(
                 f"target {target.name!r}: unknown tier {target.tier!r} ({', '.join(names)})"
             )
-        fast_enough = speed_mbps >= demand.tiers[names.index(target.tier)].min_mbps
+        fast_enough = (speed_mbps >= demand.tiers[names.index(target.tier)].min_mbps)[economic]
         in_class = (
             np.ones(len(population), bool)
             if target.region_class is None
@@ -463,9 +472,10 @@ class Problems:
 
     Per point (leading axis P): ``cost``, ``benefit``, ``feasible`` (P, n, 4);
     ``site_cost`` (P, m); ``edge_cost`` (P, n); ``budget_usd`` (P,) (inf in
-    ``min_cost`` mode); capacities, demands and hosts from ``econ``; coverage
-    ``targets``. Shared: ``reach`` (cover, fibre tree, beams) and whether site
-    capacity is enforced.
+    ``min_cost`` mode); coverage ``targets``; ``economic`` (P,) the row of
+    ``econ`` (one per distinct costs and demand) holding the point's
+    capacities, demands and hosts. Shared: ``reach`` (cover, fibre tree,
+    beams) and whether site capacity is enforced.
     """
 
     cost: np.ndarray
@@ -476,18 +486,23 @@ class Problems:
     budget_usd: np.ndarray
     targets: Targets
     econ: Economics
+    economic: np.ndarray
     reach: Reach
     enforce_site_capacity: bool
 
     def __len__(self) -> int:
         return len(self.budget_usd)
 
+    def economics(self, point: int) -> Economics:
+        """Point ``point``'s Economics, without the point axis."""
+        return self.econ.take(int(self.economic[point]))
+
     def problem(self, point: int) -> Problem:
         """Point ``point``'s Problem; :class:`InfeasibleError` if a target is out of reach."""
         shortfall = self.targets.shortfall(point)
         if shortfall is not None:
             raise InfeasibleError(shortfall)
-        econ, reach = self.econ.take(point), self.reach
+        econ, reach = self.economics(point), self.reach
         capacity = (
             {"site_capacity": econ.site_capacity_mbps, "cell_demand": econ.cell_demand_mbps}
             if self.enforce_site_capacity
@@ -518,14 +533,17 @@ def build_problems(
     villages: Villages,
     reach: Reach,
     econ: Economics,
+    economic: np.ndarray,
     policies: Sequence[Policy],
     demand: Demand,
 ) -> Problems:
     """The optimizer's Problems of P scenario points (site capacity if the demand asks for it).
 
-    ``policies`` one per point; they may differ only in ``subsidy`` and
-    ``budget_usd`` (eligibility, consolidation and targets come from the
-    first). ``demand`` gives the tiers and whether site capacity is enforced.
+    ``econ`` holds the distinct costs and demand and ``economic`` (P,) each
+    point's row of it. ``policies`` one per point; they may differ only in
+    ``subsidy`` and ``budget_usd`` (eligibility, consolidation and targets
+    come from the first). ``demand`` gives the tiers and whether site
+    capacity is enforced.
     """
     policy = policies[0]
     n = len(villages.population)
@@ -536,22 +554,23 @@ def build_problems(
     allowed[:, CONSOLIDATE] = may_consolidate(villages, econ.host[0], policy.consolidation)
     if policy.affordability_constraint:
         already_covered = (np.arange(N_OPTIONS) == CELLULAR) & reach.radio.existing_cover[:, None]
-        feasible = allowed & (econ.affordable | already_covered)
+        feasible = allowed & (econ.affordable | already_covered)[economic]
     else:
         feasible = np.repeat(allowed[None], len(policies), axis=0)
     village_cost, site_cost, edge_cost = public_costs(
-        econ, reach, villages, [p.subsidy for p in policies]
+        econ, reach, villages, [p.subsidy for p in policies], economic
     )
     budget = Stacked(policies).budget_usd if policy.mode == "max_coverage" else np.inf
     return Problems(
         cost=village_cost,
-        benefit=benefit(villages, econ, demand),
+        benefit=benefit(villages, econ, demand)[economic],
         feasible=feasible,
         site_cost=site_cost,
         edge_cost=edge_cost,
         budget_usd=np.broadcast_to(np.asarray(budget, dtype=float), (len(policies),)),
-        targets=coverage_targets(villages, econ.speed_mbps, feasible, policy, demand),
+        targets=coverage_targets(villages, econ.speed_mbps, economic, feasible, policy, demand),
         econ=econ,
+        economic=economic,
         reach=reach,
         enforce_site_capacity=demand.enforce_site_capacity,
     )

@@ -43,7 +43,6 @@ from tqdm import tqdm
 
 from coverageplan import __version__
 from coverageplan.atomic import atomic_file
-from coverageplan.economics import Economics
 from coverageplan.errors import InfeasibleError, InputError, SolverError
 from coverageplan.optimize import Plan, Problem, frontier, solve
 from coverageplan.optimize.frontier import greedy_full_cost
@@ -382,7 +381,7 @@ def _solve_points(
 
 def economic_rows(
     engineered: Engineered,
-    priced: tuple[Villages, Economics, Problems],
+    priced: tuple[Villages, Problems],
     index: int,
     economic: EconomicPoint,
     method: str,
@@ -392,7 +391,7 @@ def economic_rows(
     Choices (points, n) per village, −1 unserved. A point's ``point_time_s``
     is left at NaN for the task to fill in.
     """
-    villages, econ, problems = priced
+    villages, problems = priced
     scenario, points = economic.scenario, economic.points
     n = len(engineered.population)
     try:
@@ -412,7 +411,7 @@ def economic_rows(
     ]
     plans, statuses, solve_s = _solve_points(scenario, method, problem, budgets)
     choice = np.stack([np.full(n, -1, np.int64) if plan is None else plan.choice for plan in plans])
-    speed = econ.speed_mbps[index]
+    speed = problems.economics(index).speed_mbps
     coverage = coverage_rows(engineered, villages.region_class, speed, scenario, choice)
     most = float(np.where(problem.feasible, problem.benefit, 0.0).max(axis=1).sum())
     edge_km = engineered.reach.fibre.edge_length_m / 1_000.0
