@@ -14,6 +14,7 @@ from coverageplan.economics import CostItems, Economics
 from coverageplan.errors import InfeasibleError
 from coverageplan.optimize import Problem
 from coverageplan.pipeline import Engineered, engineer, load_region, price, price_points
+from coverageplan.policy import path_cost
 from coverageplan.scenario import OPTIONS, Scenario, deep_merge, scenario_from_dict
 from coverageplan.sweep import monte_carlo
 from coverageplan.sweep_spec import MonteCarlo, with_values
@@ -175,3 +176,19 @@ def test_points_that_differ_beyond_pricing_are_refused_by_key(engineered: Engine
         price_points(engineered, scenarios)
     with pytest.raises(ValueError, match="no scenario points"):
         price_points(engineered, [])
+
+
+def test_path_costs_by_pointer_doubling_equal_walking_each_path() -> None:
+    rng = np.random.default_rng(5)
+    n = 500
+    parent = np.array([-1] + [int(rng.integers(-1, i)) for i in range(1, n)])
+    edge_cost = rng.random((3, n))
+    walked = np.zeros((3, n))
+    for village in range(n):
+        node = village
+        while node >= 0:
+            walked[:, village] += edge_cost[:, node]
+            node = parent[node]
+    np.testing.assert_allclose(path_cost(parent, edge_cost), walked, rtol=1e-12)
+    with pytest.raises(ValueError, match="cycle"):
+        path_cost(np.array([1, 0]), np.ones((1, 2)))

@@ -37,8 +37,8 @@ from coverageplan.scenario import Costs, Demand
 N_OPTIONS = 4
 MONTHS = 12
 
-Index = int | np.ndarray | None
-"""Which points to take: one position (drops the point axis), positions, or None (adds it)."""
+Index = int | np.ndarray
+"""Which points to take: one position (drops the point axis), or positions (keeps it)."""
 
 
 class Stacked:
@@ -174,7 +174,7 @@ class Economics:
     ``site_backhaul_usd`` (P, m) its net present cost (in ``site``);
     ``site_capacity_mbps`` (P, m) throughput after the backhaul's limit.
     ``take(i)`` gives one point's arrays without the point axis (what plans
-    and reports use); ``take(None)`` turns such a point back into a batch of one.
+    and reports use).
     """
 
     village: CostItems

@@ -169,7 +169,7 @@ def tier_index(speed_mbps: np.ndarray, demand: Demand) -> np.ndarray:
 
 
 def benefit(villages: Villages, econ: Economics, demand: Demand) -> np.ndarray:
-    """(P, n, 4) population × priority × tier weight × adoption, per option.
+    """Population × priority × tier weight × adoption per option: (P, n, 4), a row per ``econ`` row.
 
     The tier weight is that of the speed the option delivers (0 below the
     lowest tier); adoption scales down options priced beyond what the
