@@ -39,3 +39,9 @@ def test_sweep_benchmark_smoke_mode_prints_its_figures() -> None:
 def test_radio_benchmark_smoke_mode_prints_both_figures() -> None:
     stdout = smoke("radio_scale.py")
     assert "coverage:" in stdout and "speedup" in stdout
+
+
+def test_pricing_benchmark_smoke_mode_prints_both_times_and_their_ratio() -> None:
+    stdout = smoke("pricing_scale.py")
+    for figure in ("batched", "one at a time", "ratio"):
+        assert figure in stdout, stdout

@@ -91,8 +91,19 @@ VILLAGES = Villages(
 )
 
 
+def batch():
+    """A batch of one point (the leading point axis of every array)."""
+    return economics(tiny_reach(), VILLAGES.households, None, np.array([-1, -1]), [COSTS], [DEMAND])
+
+
 def econ():
-    return economics(tiny_reach(), VILLAGES.households, None, np.array([-1, -1]), COSTS, DEMAND)
+    return batch().take(0)
+
+
+def public_costs_of(subsidy: Subsidy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One point's public costs (village, site, edge) under ``subsidy``."""
+    village, site, edge = public_costs(batch(), tiny_reach(), VILLAGES, [subsidy])
+    return village[0], site[0], edge[0]
 
 
 def test_factors() -> None:
@@ -132,9 +143,8 @@ def test_revenue_by_hand() -> None:
 
 def test_public_build_and_gap_funding_by_hand() -> None:
     result = econ()
-    reach = tiny_reach()
-    built = public_costs(result, reach, VILLAGES, Subsidy(mechanism="public_build"))
-    gap = public_costs(result, reach, VILLAGES, Subsidy(mechanism="gap_funding"))
+    built = public_costs_of(Subsidy(mechanism="public_build"))
+    gap = public_costs_of(Subsidy(mechanism="gap_funding"))
     np.testing.assert_allclose(built[0], result.npc(result.village))
     # Gap funding: the village pays its NPC minus its revenue; shared items stay.
     assert round(gap[0][0, 0], 2) == round(3112.70 - 895.27, 2) == 2217.43
@@ -143,11 +153,10 @@ def test_public_build_and_gap_funding_by_hand() -> None:
 
 
 def test_capex_share_china_rule_by_hand() -> None:
-    result = econ()
     subsidy = Subsidy(
         mechanism="capex_share", capex_share={"remote": 0.3}, opex_years={"remote": 6}
     )
-    village, site, edge = public_costs(result, tiny_reach(), VILLAGES, subsidy)
+    village, site, edge = public_costs_of(subsidy)
     six_years = annuity_factor(RATE, 6)
     # Remote village 0, fibre: 30 % × (capex 1,500 + 6 years × 150).
     assert village[0, 0] == pytest.approx(0.3 * (1_500 + 150 * six_years), abs=0.005)
@@ -157,11 +166,10 @@ def test_capex_share_china_rule_by_hand() -> None:
 
 
 def test_benchmark_cap_by_hand() -> None:
-    result = econ()
     subsidy = Subsidy(
         mechanism="benchmark_cap", benchmark_usd_per_month=20.0, cap_usd_per_month=30.0
     )
-    village, site, edge = public_costs(result, tiny_reach(), VILLAGES, subsidy)
+    village, site, edge = public_costs_of(subsidy)
     months = 12 * ANNUITY
     # Village 0 fibre standalone: its NPC plus its trench (edge 0) per household-month.
     standalone = 3112.70 + 3_000 + 20 * ANNUITY
@@ -177,8 +185,6 @@ def test_benchmark_cap_by_hand() -> None:
 
 def test_satellite_voucher_by_hand() -> None:
     result = econ()
-    village, _, _ = public_costs(
-        result, tiny_reach(), VILLAGES, Subsidy(mechanism="satellite_voucher", voucher_usd=300)
-    )
+    village, _, _ = public_costs_of(Subsidy(mechanism="satellite_voucher", voucher_usd=300))
     assert village[1, 2] == pytest.approx(300 * 1.6)
     np.testing.assert_allclose(village[:, 0], result.npc(result.village)[:, 0])

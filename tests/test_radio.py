@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from pyproj import CRS
 from scipy.spatial.distance import pdist
 
-from coverageplan.economics import site_backhaul
+from coverageplan.economics import Stacked, site_backhaul
 from coverageplan.engineering.backhaul import (
     BACKHAUL_FIBRE,
     BACKHAUL_MICROWAVE,
@@ -331,16 +331,18 @@ def test_microwave_needs_line_of_sight_and_the_cheapest_backhaul_wins() -> None:
         )
 
     costs = Costs()
-    kind, items = site_backhaul(reach([6_000.0, np.inf, np.inf], [7_200.0, 500.0, np.inf]), costs)
-    assert kind.tolist() == [BACKHAUL_MICROWAVE, BACKHAUL_FIBRE, BACKHAUL_SATELLITE]
-    assert items.capex_usd[0] == pytest.approx(25_000 + 700 * 6.0)
-    assert items.capex_usd[1] == pytest.approx(12_000 * 0.5)
-    assert items.capex_usd[2] == pytest.approx(5_000)
+    kind, items = site_backhaul(
+        reach([6_000.0, np.inf, np.inf], [7_200.0, 500.0, np.inf]), Stacked([costs])
+    )
+    assert kind[0].tolist() == [BACKHAUL_MICROWAVE, BACKHAUL_FIBRE, BACKHAUL_SATELLITE]
+    assert items.capex_usd[0, 0] == pytest.approx(25_000 + 700 * 6.0)
+    assert items.capex_usd[0, 1] == pytest.approx(12_000 * 0.5)
+    assert items.capex_usd[0, 2] == pytest.approx(5_000)
     dear_microwave = costs.model_copy(
         update={"cellular": costs.cellular.model_copy(update={"backhaul_usd": 1e6})}
     )
-    kind, _ = site_backhaul(reach([6_000.0, 6_000.0], [500.0, 9_000.0]), dear_microwave)
-    assert kind.tolist() == [BACKHAUL_FIBRE, BACKHAUL_SATELLITE]
+    kind, _ = site_backhaul(reach([6_000.0, 6_000.0], [500.0, 9_000.0]), Stacked([dear_microwave]))
+    assert kind[0].tolist() == [BACKHAUL_FIBRE, BACKHAUL_SATELLITE]
 
 
 def test_ariege_real_4g_masts_cover_a_plausible_share_of_communes() -> None:

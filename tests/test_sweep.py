@@ -18,10 +18,13 @@ from coverageplan.pipeline import run
 from coverageplan.scenario import scenario_from_dict
 from coverageplan.sweep import (
     TIMING_COLUMNS,
+    Task,
     engineering_cache,
     expand,
     latin_hypercube,
+    plan_tasks,
     run_sweep,
+    run_task,
 )
 from tests.conftest import ROOT
 
@@ -250,6 +253,53 @@ def test_milp_points_match_single_runs(cache_dir: Path, tmp_path: Path) -> None:
         assert row["objective"] == pytest.approx(plan.objective, rel=1e-6)
         assert row["bound"] >= row["objective"]
         assert row["status"] == "optimal"
+
+
+def test_a_task_prices_its_economic_points_in_one_batch_with_the_rows_of_each_alone(
+    cache_dir: Path,
+) -> None:
+    scenario = scenario_from_dict(
+        sweep_dict(
+            cache_dir,
+            {
+                "grid": {
+                    "policy.subsidy.mechanism": ["public_build", "capex_share", "benchmark_cap"]
+                },
+                "monte_carlo": {
+                    "samples": 3,
+                    "seed": 2,
+                    "distributions": {
+                        "costs.discount_rate": {
+                            "distribution": "uniform",
+                            "low": 0.02,
+                            "high": 0.1,
+                        },
+                        "demand.take_up.cellular": {
+                            "distribution": "uniform",
+                            "low": 0.4,
+                            "high": 0.9,
+                        },
+                    },
+                },
+                "budgets": {"share_of_full_cost": [0.1, 0.4]},
+            },
+        )
+    )
+    tasks = plan_tasks(scenario, expand(scenario), workers=1)
+    assert max(len(task.economic) for task in tasks) > 1
+    assert sum(len(task.points) for task in tasks) == 18
+    assert scenario.sweep is not None
+    engineered = engineering_cache(scenario, scenario.sweep.cache_dir)[1]
+    together = [run_task(task, engineered, keep_choices=True) for task in tasks]
+    alone = [
+        run_task(Task(task.engineering_key, (economic,), task.method), engineered, True)
+        for task in tasks
+        for economic in task.economic
+    ]
+    rows = [pd.DataFrame(row for r in results for row in r.rows) for results in (together, alone)]
+    pd.testing.assert_frame_equal(comparable(rows[0]), comparable(rows[1]))
+    choices = [np.concatenate([r.choices for r in results]) for results in (together, alone)]
+    np.testing.assert_array_equal(*choices)
 
 
 def test_engineering_is_cached_and_an_engineering_key_makes_its_own_entry(

@@ -9,27 +9,34 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
-from coverageplan.economics import Economics, economics
+from coverageplan.economics import N_OPTIONS, Economics, economics
 from coverageplan.engineering import Reach, compute_reach
 from coverageplan.engineering.fibre import access_points_xy
 from coverageplan.optimize import Problem, solve
-from coverageplan.policy import Villages, build_problem, classify_by_rules, consolidation_hosts
+from coverageplan.policy import (
+    Problems,
+    Villages,
+    build_problems,
+    classify_by_rules,
+    consolidation_hosts,
+)
 from coverageplan.region import Region, read_region, validate_region, write_region
 from coverageplan.region.importers import ImportReport, import_region
 from coverageplan.region.io import DEM_NAME, metric_crs_for, reproject_terrain
 from coverageplan.region.synth import synthesize
 from coverageplan.report import PlanContext, write_outputs
-from coverageplan.scenario import Engineering, Policy, RegionSource, Scenario
+from coverageplan.scenario import Demand, Engineering, Policy, RegionSource, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +213,73 @@ def village_arrays(engineered: Engineered, policy: Policy) -> Villages:
     )
 
 
-def price(engineered: Engineered, scenario: Scenario) -> tuple[Villages, Economics, Problem]:
-    """Economics and policy of one scenario point on a region's engineering: cheap, vectorized."""
-    policy = scenario.policy
+BATCH_ENTRIES = 2**21
+"""(point, village, option) entries per pricing batch: 16 MB per float array of costs."""
+SHARED_DEMAND = ("tiers", "enforce_site_capacity")
+"""Demand keys that shape the Problem; the rest of ``demand`` is priced per point."""
+PRICING_EXCLUDED: dict[str, Any] = {
+    "name": True,
+    "description": True,
+    "optimizer": True,
+    "outputs": True,
+    "sweep": True,
+    "overrides": True,
+    "costs": True,
+    "demand": set(Demand.model_fields) - set(SHARED_DEMAND),
+    "policy": {"subsidy", "budget_usd"},
+}
+"""What points of one pricing batch may differ in: costs, demand figures, subsidy, budget."""
+
+
+def pricing_structure(scenario: Scenario) -> dict[str, Any]:
+    """The scenario without what is priced per point: points sharing it price in one batch."""
+    return scenario.model_dump(mode="json", exclude=PRICING_EXCLUDED)
+
+
+def economics_key(scenario: Scenario) -> str:
+    """What a point's Economics depends on (its costs and demand): equal keys, equal Economics."""
+    return scenario.costs.model_dump_json() + scenario.demand.model_dump_json()
+
+
+def points_per_batch(villages: int) -> int:
+    """How many scenario points to price in one batch for ``villages`` villages (≥ 1)."""
+    return max(1, BATCH_ENTRIES // max(villages * N_OPTIONS, 1))
+
+
+def _difference(a: Any, b: Any, where: str = "") -> str | None:
+    """The first dotted key at which two scenario mappings differ, None if equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(a.keys() | b.keys()):
+            found = _difference(a.get(key), b.get(key), f"{where}.{key}" if where else key)
+            if found is not None:
+                return found
+        return None
+    return None if a == b else where
+
+
+def price_points(
+    engineered: Engineered, scenarios: Sequence[Scenario]
+) -> tuple[Villages, Problems]:
+    """Economics and policy of P scenario points at once, on a region's engineering.
+
+    The points may differ only in what is priced per point (costs, demand
+    figures, subsidy, budget; see :data:`PRICING_EXCLUDED`); anything else is
+    a ValueError naming the key. Arrays carry a leading point axis. Points
+    with equal costs and demand (e.g. other subsidy rules) share one
+    computation of their Economics (``Problems.economics(i)``).
+    """
+    if not scenarios:
+        raise ValueError("price_points: no scenario points to price")
+    first = scenarios[0]
+    structure = pricing_structure(first)
+    for index, other in enumerate(scenarios[1:], start=1):
+        key = _difference(structure, pricing_structure(other))
+        if key is not None:
+            raise ValueError(
+                f"price_points: point {index} differs from point 0 in {key!r}, which is not "
+                "priced per point; price it in its own batch"
+            )
+    policy = first.policy
     villages = village_arrays(engineered, policy)
     reach = engineered.reach
     host = consolidation_hosts(reach.village_xy, villages.population, policy.consolidation)
@@ -219,10 +290,25 @@ def price(engineered: Engineered, scenario: Scenario) -> tuple[Villages, Economi
         * villages.population
         / np.maximum(villages.households, 1)
     )
+    position: dict[str, int] = {}
+    row = np.asarray([position.setdefault(economics_key(s), len(position)) for s in scenarios])
+    distinct = [scenarios[i] for i in np.unique(row, return_index=True)[1]]
     econ = economics(
-        reach, villages.households, household_income, host, scenario.costs, scenario.demand
+        reach,
+        villages.households,
+        household_income,
+        host,
+        [s.costs for s in distinct],
+        [s.demand for s in distinct],
     )
-    return villages, econ, build_problem(villages, reach, econ, policy, scenario.demand)
+    policies = [s.policy for s in scenarios]
+    return villages, build_problems(villages, reach, econ, row, policies, first.demand)
+
+
+def price(engineered: Engineered, scenario: Scenario) -> tuple[Villages, Economics, Problem]:
+    """Economics and policy of one scenario point: :func:`price_points` of one."""
+    villages, problems = price_points(engineered, [scenario])
+    return villages, problems.economics(0), problems.problem(0)
 
 
 @dataclass(frozen=True)

@@ -15,22 +15,43 @@
   is unaffordable).
 * **Targets**: a share of the population (of one class, or all) served at a
   tier or better.
+
+Points are priced in batches (:func:`build_problems`): costs and benefits
+carry a leading point axis, P scenario points that share everything but their
+batched sections (costs, demand figures, subsidy, budget).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse import csgraph
 from scipy.spatial import cKDTree
 
-from coverageplan.economics import MONTHS, N_OPTIONS, CostItems, Economics, annuity_factor
+from coverageplan.economics import (
+    MONTHS,
+    N_OPTIONS,
+    CostItems,
+    Economics,
+    Stacked,
+    annuity_factor,
+    entry_values,
+    per_point,
+    reduce_segments,
+)
 from coverageplan.engineering import Reach
 from coverageplan.errors import InfeasibleError
 from coverageplan.optimize import CELLULAR, CONSOLIDATE, FIBRE, SATELLITE, Problem
-from coverageplan.scenario import OPTIONS, REGION_CLASSES, Consolidation, Demand, Policy, Subsidy
+from coverageplan.scenario import (
+    OPTIONS,
+    REGION_CLASSES,
+    Consolidation,
+    Demand,
+    Policy,
+    Subsidy,
+    Target,
+)
 
 TECHNOLOGIES = OPTIONS[:3]
 DEFAULT_ELIGIBLE: dict[str, tuple[str, ...]] = {
@@ -136,13 +157,19 @@ def may_consolidate(villages: Villages, host: np.ndarray, settings: Consolidatio
 
 
 def tier_index(speed_mbps: np.ndarray, demand: Demand) -> np.ndarray:
-    """Index of the highest tier each speed reaches, −1 below the lowest."""
-    thresholds = np.asarray([tier.min_mbps for tier in demand.tiers])
-    return np.searchsorted(thresholds, speed_mbps, side="right") - 1
+    """Index of the highest tier each speed reaches, −1 below the lowest (or NaN).
+
+    Tiers ascend (the schema checks), so the index is the number of tiers
+    reached − 1: one comparison per tier.
+    """
+    index = np.full(np.shape(speed_mbps), -1, dtype=np.intp)
+    for tier in demand.tiers:
+        index += speed_mbps >= tier.min_mbps
+    return index
 
 
 def benefit(villages: Villages, econ: Economics, demand: Demand) -> np.ndarray:
-    """(n, 4) population × priority × tier weight × adoption, per option.
+    """Population × priority × tier weight × adoption per option: (P, n, 4), a row per ``econ`` row.
 
     The tier weight is that of the speed the option delivers (0 below the
     lowest tier); adoption scales down options priced beyond what the
@@ -150,57 +177,176 @@ def benefit(villages: Villages, econ: Economics, demand: Demand) -> np.ndarray:
     """
     weights = np.append(np.asarray([tier.weight for tier in demand.tiers]), 0.0)  # [-1] → 0
     tier_weight = weights[tier_index(econ.speed_mbps, demand)]
-    return (villages.population * villages.priority)[:, None] * tier_weight * econ.adoption
+    return (villages.population * villages.priority)[None, :, None] * tier_weight * econ.adoption
 
 
-def _scaled(items: CostItems, share: np.ndarray, opex_years: np.ndarray, rate: float) -> np.ndarray:
-    """``share`` × (capex + opex for ``opex_years``), per item; broadcast over options."""
-    years = np.asarray(annuity_factor(rate, opex_years))
-    if items.capex_usd.ndim == 2:
-        share, years = share[:, None], years[:, None]
+def _scaled(
+    items: CostItems, share: np.ndarray, opex_years: np.ndarray, rate: np.ndarray
+) -> np.ndarray:
+    """``share`` × (capex + opex for ``opex_years``) per item and point; broadcast over options.
+
+    ``share`` and ``opex_years`` (P, items); ``rate`` (P,).
+    """
+    years = annuity_factor(per_point(rate, 2), opex_years)
+    if items.capex_usd.ndim == 3:
+        share, years = share[..., None], years[..., None]
     return share * (items.capex_usd + items.opex_usd_per_year * years)
 
 
-def standalone_cost_usd(econ: Economics, reach: Reach) -> np.ndarray:
-    """(n, 4) modelled cost of serving each village alone with each option (NPC, USD).
+def path_cost(parent: np.ndarray, edge_cost: np.ndarray) -> np.ndarray:
+    """(P, n) cost of each village's whole path of trenches to the network.
 
-    Cellular adds the village's pro-rata share (by subscribers) of the cheapest
-    covering new site (nothing where existing 4G covers it); fibre adds its
-    whole path of trenches to the network.
+    ``parent`` (n,) the fibre tree (−1: joins the network); ``edge_cost``
+    (P, n). Pointer doubling: each round adds the sums already gathered by
+    the ancestor it points to, so ⌈log2 depth⌉ rounds cover every path.
     """
-    n = len(econ.host)
-    cost = econ.npc(econ.village).copy()
-    site_npc = econ.npc(econ.site)
-    subscribers = econ.subscribers[:, CELLULAR]
-    cover = reach.radio.cover.tocsr().astype(float)
-    covered = np.asarray(cover.T @ subscribers).ravel()
-    share = cover.multiply(subscribers[:, None]).multiply(
-        (site_npc / np.maximum(covered, 1e-9))[None, :]
-    )
-    share = share.tocsr()
-    has_site = np.diff(share.indptr) > 0
-    cheapest = np.full(n, np.inf)
-    if share.nnz:
-        rows = np.flatnonzero(has_site)
-        cheapest[rows] = np.minimum.reduceat(share.data, share.indptr[rows])
-    cost[:, CELLULAR] += np.where(reach.radio.existing_cover, 0.0, cheapest)
+    total = np.array(edge_cost, dtype=float)
+    ancestor = np.asarray(parent, dtype=np.int64).copy()
+    for _ in range(int(np.ceil(np.log2(max(len(ancestor), 2)))) + 1):
+        above = np.flatnonzero(ancestor >= 0)
+        if not len(above):
+            return total
+        total[:, above] += total[:, ancestor[above]]
+        ancestor[above] = ancestor[ancestor[above]]
+    raise ValueError("path_cost: the fibre tree has a cycle")
 
-    edge_npc = econ.npc(econ.edge)
-    root = n
-    parent = np.where(reach.fibre.parent >= 0, reach.fibre.parent, root)
-    tree = sparse.csr_matrix((edge_npc + 1e-9, (np.arange(n), parent)), shape=(n + 1, n + 1))
-    path = csgraph.dijkstra(tree, directed=False, indices=root)[:n]
-    cost[:, FIBRE] += np.where(np.isfinite(path), path, np.inf)
+
+PublicCosts = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Money per (point, village, option), per (point, site) and per (point, trench)."""
+
+
+def standalone_cost_usd(npc: PublicCosts, cell_subscribers: np.ndarray, reach: Reach) -> np.ndarray:
+    """(P, n, 4) modelled cost of serving each village alone with each option (NPC, USD).
+
+    ``npc``: net present costs of the villages' own items, sites and
+    trenches; ``cell_subscribers`` (P, n). Cellular adds the village's
+    pro-rata share (by subscribers) of the cheapest covering new site
+    (nothing where existing 4G covers it); fibre adds its whole path of
+    trenches to the network.
+    """
+    village_npc, site_npc, edge_npc = npc
+    cost = village_npc.copy()
+    cover = reach.radio.cover.tocsr()
+    covered = np.asarray(cover.T.astype(float) @ cell_subscribers.T).T
+    village_of_entry = np.repeat(np.arange(cover.shape[0]), np.diff(cover.indptr))
+    share = entry_values(cell_subscribers, village_of_entry) * entry_values(
+        site_npc / np.maximum(covered, 1e-9), cover.indices
+    )
+    cheapest = reduce_segments(np.minimum, share, cover.indptr, np.inf)
+    cost[..., CELLULAR] += np.where(reach.radio.existing_cover, 0.0, cheapest)
+    cost[..., FIBRE] += path_cost(reach.fibre.parent, edge_npc)
     return cost
+
+
+def _public_build(
+    econ: Economics,
+    rows: np.ndarray,
+    npc: PublicCosts,
+    reach: Reach,
+    villages: Villages,
+    subsidy: Stacked,
+) -> PublicCosts:
+    return npc
+
+
+def _gap_funding(
+    econ: Economics,
+    rows: np.ndarray,
+    npc: PublicCosts,
+    reach: Reach,
+    villages: Villages,
+    subsidy: Stacked,
+) -> PublicCosts:
+    village, site, edge = npc
+    return village - econ.revenue_usd[rows], site, edge
+
+
+def _satellite_voucher(
+    econ: Economics,
+    rows: np.ndarray,
+    npc: PublicCosts,
+    reach: Reach,
+    villages: Villages,
+    subsidy: Stacked,
+) -> PublicCosts:
+    village, site, edge = npc
+    village = village.copy()
+    voucher = per_point(subsidy.voucher_usd, 2)
+    village[..., SATELLITE] = voucher * econ.subscribers[rows][..., SATELLITE]
+    return village, site, edge
+
+
+def _capex_share(
+    econ: Economics,
+    rows: np.ndarray,
+    npc: PublicCosts,
+    reach: Reach,
+    villages: Villages,
+    subsidy: Stacked,
+) -> PublicCosts:
+    position = class_index(villages.region_class)
+    share = subsidy.each(lambda s: [s.capex_share.get(c, 0.0) for c in REGION_CLASSES])[:, position]
+    years = subsidy.each(lambda s: [s.opex_years.get(c, 0) for c in REGION_CLASSES])[:, position]
+    cover = reach.radio.cover.tocsc()
+    site_share = reduce_segments(np.maximum, entry_values(share, cover.indices), cover.indptr, 0.0)
+    site_years = reduce_segments(np.maximum, entry_values(years, cover.indices), cover.indptr, 0.0)
+    rate = econ.discount_rate[rows]
+    return (
+        _scaled(econ.village.take(rows), share, years, rate),
+        _scaled(econ.site.take(rows), site_share, site_years, rate),
+        _scaled(econ.edge.take(rows), share, years, rate),
+    )
+
+
+def _benchmark_cap(
+    econ: Economics,
+    rows: np.ndarray,
+    npc: PublicCosts,
+    reach: Reach,
+    villages: Villages,
+    subsidy: Stacked,
+) -> PublicCosts:
+    years = annuity_factor(econ.discount_rate[rows], econ.horizon_years[rows])
+    months = per_point(MONTHS * years, 3)
+    locations = np.maximum(villages.households, 1.0)[None, :, None]
+    standalone = standalone_cost_usd(npc, econ.subscribers[rows][..., CELLULAR], reach)
+    monthly = standalone / (locations * months)
+    support = np.clip(
+        monthly - per_point(subsidy.benchmark_usd_per_month, 3),
+        0.0,
+        per_point(subsidy.cap_usd_per_month, 3),
+    )
+    village = support * locations * months
+    return village, np.zeros(npc[1].shape), np.zeros(npc[2].shape)
+
+
+Mechanism = Callable[[Economics, np.ndarray, PublicCosts, Reach, Villages, Stacked], PublicCosts]
+MECHANISMS: dict[str, Mechanism] = {
+    "public_build": _public_build,
+    "gap_funding": _gap_funding,
+    "capex_share": _capex_share,
+    "benchmark_cap": _benchmark_cap,
+    "satellite_voucher": _satellite_voucher,
+}
+"""Public costs of some points under each subsidy mechanism (see :func:`public_costs`).
+
+Each takes the Economics, the rows of it its points use, their net present
+costs (village, site, trench) and their subsidy sections.
+"""
 
 
 def public_costs(
     econ: Economics,
     reach: Reach,
     villages: Villages,
-    subsidy: Subsidy,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Public money per (village, option), per site and per trench, by the mechanism.
+    subsidies: Sequence[Subsidy],
+    economic: np.ndarray | None = None,
+) -> PublicCosts:
+    """Public money per (point, village, option), per site and per trench, by each mechanism.
+
+    ``subsidies`` one per point; ``economic`` (P,) each point's row of
+    ``econ`` (default: one row per point, in order). Points are priced
+    together by mechanism.
 
     * ``public_build``: the net present cost of everything.
     * ``gap_funding``: each village's option costs its NPC minus its revenue, so
@@ -217,129 +363,214 @@ def public_costs(
     * ``satellite_voucher``: a voucher per satellite terminal; other options
       are a public build.
     """
-    village_npc = econ.npc(econ.village)
-    site_npc, edge_npc = econ.npc(econ.site), econ.npc(econ.edge)
-    mechanism = subsidy.mechanism
-    if mechanism == "public_build":
-        return village_npc, site_npc, edge_npc
-    if mechanism == "gap_funding":
-        return village_npc - econ.revenue_usd, site_npc, edge_npc
-    if mechanism == "satellite_voucher":
-        village = village_npc.copy()
-        village[:, SATELLITE] = subsidy.voucher_usd * econ.subscribers[:, SATELLITE]
-        return village, site_npc, edge_npc
-    if mechanism == "capex_share":
-        shares: dict[str, float] = dict(subsidy.capex_share)  # type: ignore[arg-type]
-        opex_years: dict[str, int] = dict(subsidy.opex_years)  # type: ignore[arg-type]
-        position = class_index(villages.region_class)
-        share = np.array([shares.get(c, 0.0) for c in REGION_CLASSES])[position]
-        years = np.array([opex_years.get(c, 0) for c in REGION_CLASSES])[position]
-        cover = reach.radio.cover.tocsc().astype(float)
-        site_share = np.asarray(cover.multiply(share[:, None]).max(axis=0).toarray()).ravel()
-        site_years = np.asarray(cover.multiply(years[:, None]).max(axis=0).toarray()).ravel()
-        rate = econ.discount_rate
-        return (
-            _scaled(econ.village, share, years, rate),
-            _scaled(econ.site, site_share, site_years, rate),
-            _scaled(econ.edge, share, years, rate),
-        )
-    # benchmark_cap
-    months = MONTHS * annuity_factor(econ.discount_rate, econ.horizon_years)
-    locations = np.maximum(villages.households, 1.0)[:, None]
-    monthly = standalone_cost_usd(econ, reach) / (locations * months)
-    support = np.clip(monthly - subsidy.benchmark_usd_per_month, 0.0, subsidy.cap_usd_per_month)
-    village = support * locations * months
-    return village, np.zeros_like(site_npc), np.zeros_like(edge_npc)
+    economic = np.arange(len(econ.discount_rate)) if economic is None else economic
+    if len(subsidies) != len(economic):
+        raise ValueError(f"public_costs: {len(subsidies)} subsidies for {len(economic)} points")
+    npc = (econ.npc(econ.village), econ.npc(econ.site), econ.npc(econ.edge))
+    mechanism = np.asarray([subsidy.mechanism for subsidy in subsidies])
+    village, site, edge = (np.empty((len(economic), *a.shape[1:])) for a in npc)
+    for name in np.unique(mechanism):
+        points = np.flatnonzero(mechanism == name)
+        rows = economic[points]
+        subsidy = Stacked([subsidies[int(i)] for i in points])
+        of_rows = (npc[0][rows], npc[1][rows], npc[2][rows])
+        priced = MECHANISMS[name](econ, rows, of_rows, reach, villages, subsidy)
+        village[points], site[points], edge[points] = priced
+    return village, site, edge
 
 
 def market_served(econ: Economics, reach: Reach, feasible: np.ndarray) -> np.ndarray:
-    """Bool (n,): some allowed option pays for itself standalone (revenue ≥ modelled cost)."""
-    viable = econ.revenue_usd >= standalone_cost_usd(econ, reach)
+    """Bool (n,) for one point: some allowed option pays for itself standalone.
+
+    ``econ`` one point's (``Economics.take(i)``); viable: revenue ≥ modelled cost.
+    """
+    npc = (econ.npc(econ.village)[None], econ.npc(econ.site)[None], econ.npc(econ.edge)[None])
+    standalone = standalone_cost_usd(npc, econ.subscribers[None, :, CELLULAR], reach)[0]
+    viable = econ.revenue_usd >= standalone
     return (viable & feasible)[:, :CONSOLIDATE].any(axis=1)
 
 
-def coverage_targets(
-    villages: Villages, speed_mbps: np.ndarray, feasible: np.ndarray, policy: Policy, demand: Demand
-) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    """Target rows (t, n, 4), requirements (t,) in people and names; checks reachability.
+@dataclass(frozen=True)
+class Targets:
+    """Coverage targets of P points: the rows of their Problems and whether they can be met.
 
-    Raises :class:`InfeasibleError` naming the first target that even serving
-    every village with its best allowed option cannot meet, and by how much.
+    ``weight`` (P, t, n, 4); ``required`` (t,) people; ``reachable`` (P, t)
+    people; ``population`` (t,) of each target's scope; ``targets`` the scenario's.
+    """
+
+    weight: np.ndarray
+    required: np.ndarray
+    reachable: np.ndarray
+    population: np.ndarray
+    targets: tuple[Target, ...]
+
+    def shortfall(self, point: int) -> str | None:
+        """Why point ``point`` cannot meet its first unreachable target, or None when it can."""
+        short = self.reachable[point] < self.required * (1 - 1e-12)
+        if not short.any():
+            return None
+        t = int(np.argmax(short))
+        target, best, need = self.targets[t], self.reachable[point, t], self.required[t]
+        scope = target.region_class or "all classes"
+        return (
+            f"target {target.name!r} ({target.share:.1%} of {scope} at tier {target.tier!r} "
+            f"or better) cannot be met: at most {best / max(self.population[t], 1.0):.1%} is "
+            f"reachable, short by {need - best:,.0f} people"
+        )
+
+
+def coverage_targets(
+    villages: Villages,
+    speed_mbps: np.ndarray,
+    economic: np.ndarray,
+    feasible: np.ndarray,
+    policy: Policy,
+    demand: Demand,
+) -> Targets:
+    """Target rows of P points from their speeds and feasible options (P, n, 4).
+
+    ``speed_mbps`` (D, n, 4) of the distinct Economics; ``economic`` (P,)
+    each point's row of it.
+
+    ``reachable``: people each target counts when every village takes its best
+    allowed option (see :meth:`Targets.shortfall`). An unknown tier raises
+    :class:`InfeasibleError`.
     """
     names = [tier.name for tier in demand.tiers]
     population = villages.population.astype(float)
-    weights, required = [], []
+    points = len(economic)
+    weights, required, scope = [], [], []
     for target in policy.targets:
         if target.tier not in names:
             raise InfeasibleError(
                 f"target {target.name!r}: unknown tier {target.tier!r} ({', '.join(names)})"
             )
-        fast_enough = speed_mbps >= demand.tiers[names.index(target.tier)].min_mbps
+        fast_enough = (speed_mbps >= demand.tiers[names.index(target.tier)].min_mbps)[economic]
         in_class = (
             np.ones(len(population), bool)
             if target.region_class is None
             else villages.region_class == target.region_class
         )
-        weight = population[:, None] * (fast_enough & feasible & in_class[:, None])
-        need = target.share * population[in_class].sum()
-        best = weight.max(axis=1).sum()
-        if best < need * (1 - 1e-12):
-            scope = target.region_class or "all classes"
-            total = max(population[in_class].sum(), 1.0)
-            raise InfeasibleError(
-                f"target {target.name!r} ({target.share:.1%} of {scope} at tier {target.tier!r} "
-                f"or better) cannot be met: at most {best / total:.1%} is reachable, "
-                f"short by {need - best:,.0f} people"
-            )
-        weights.append(weight)
-        required.append(need)
-    t = len(weights)
-    stacked = np.stack(weights) if t else np.zeros((0, len(population), N_OPTIONS))
-    return (
-        stacked,
-        np.asarray(required, dtype=float),
-        tuple(target.name for target in policy.targets),
+        weights.append(population[None, :, None] * (fast_enough & feasible & in_class[:, None]))
+        scope.append(population[in_class].sum())
+        required.append(target.share * scope[-1])
+    weight = (
+        np.stack(weights, axis=1) if weights else np.zeros((points, 0, len(population), N_OPTIONS))
+    )
+    return Targets(
+        weight=weight,
+        required=np.asarray(required, dtype=float),
+        reachable=weight.max(axis=3).sum(axis=2),
+        population=np.asarray(scope, dtype=float),
+        targets=tuple(policy.targets),
     )
 
 
-def build_problem(
-    villages: Villages, reach: Reach, econ: Economics, policy: Policy, demand: Demand
-) -> Problem:
-    """The optimizer's Problem for one scenario point (site capacity if the demand asks for it)."""
+@dataclass(frozen=True)
+class Problems:
+    """The optimizer's Problems of P scenario points on one engineering, stacked.
+
+    Per point (leading axis P): ``cost``, ``benefit``, ``feasible`` (P, n, 4);
+    ``site_cost`` (P, m); ``edge_cost`` (P, n); ``budget_usd`` (P,) (inf in
+    ``min_cost`` mode); coverage ``targets``; ``economic`` (P,) the row of
+    ``econ`` (one per distinct costs and demand) holding the point's
+    capacities, demands and hosts. Shared: ``reach`` (cover, fibre tree,
+    beams) and whether site capacity is enforced.
+    """
+
+    cost: np.ndarray
+    benefit: np.ndarray
+    feasible: np.ndarray
+    site_cost: np.ndarray
+    edge_cost: np.ndarray
+    budget_usd: np.ndarray
+    targets: Targets
+    econ: Economics
+    economic: np.ndarray
+    reach: Reach
+    enforce_site_capacity: bool
+
+    def __len__(self) -> int:
+        return len(self.budget_usd)
+
+    def economics(self, point: int) -> Economics:
+        """Point ``point``'s Economics, without the point axis."""
+        return self.econ.take(int(self.economic[point]))
+
+    def problem(self, point: int) -> Problem:
+        """Point ``point``'s Problem; :class:`InfeasibleError` if a target is out of reach."""
+        shortfall = self.targets.shortfall(point)
+        if shortfall is not None:
+            raise InfeasibleError(shortfall)
+        econ, reach = self.economics(point), self.reach
+        capacity = (
+            {"site_capacity": econ.site_capacity_mbps, "cell_demand": econ.cell_demand_mbps}
+            if self.enforce_site_capacity
+            else {}
+        )
+        return Problem(
+            cost=self.cost[point],
+            benefit=self.benefit[point],
+            feasible=self.feasible[point],
+            budget=float(self.budget_usd[point]),
+            site_cost=self.site_cost[point],
+            cover=reach.radio.cover,
+            existing_cover=reach.radio.existing_cover,
+            parent=reach.fibre.parent,
+            edge_cost=self.edge_cost[point],
+            beam=reach.beam,
+            beam_capacity=econ.beam_capacity_mbps,
+            sat_demand=econ.sat_demand_mbps,
+            **capacity,
+            host=econ.host,
+            target_weight=self.targets.weight[point],
+            target_required=self.targets.required,
+            target_names=tuple(target.name for target in self.targets.targets),
+        )
+
+
+def build_problems(
+    villages: Villages,
+    reach: Reach,
+    econ: Economics,
+    economic: np.ndarray,
+    policies: Sequence[Policy],
+    demand: Demand,
+) -> Problems:
+    """The optimizer's Problems of P scenario points (site capacity if the demand asks for it).
+
+    ``econ`` holds the distinct costs and demand and ``economic`` (P,) each
+    point's row of it. ``policies`` one per point; they may differ only in
+    ``subsidy`` and ``budget_usd`` (eligibility, consolidation and targets
+    come from the first). ``demand`` gives the tiers and whether site
+    capacity is enforced.
+    """
+    policy = policies[0]
     n = len(villages.population)
-    feasible = np.zeros((n, N_OPTIONS), dtype=bool)
-    feasible[:, :CONSOLIDATE] = eligible_technologies(
+    allowed = np.zeros((n, N_OPTIONS), dtype=bool)
+    allowed[:, :CONSOLIDATE] = eligible_technologies(
         villages.region_class, reach.fibre.reachable, reach.radio.existing_cover, policy
     )
-    feasible[:, CONSOLIDATE] = may_consolidate(villages, econ.host, policy.consolidation)
+    allowed[:, CONSOLIDATE] = may_consolidate(villages, econ.host[0], policy.consolidation)
     if policy.affordability_constraint:
         already_covered = (np.arange(N_OPTIONS) == CELLULAR) & reach.radio.existing_cover[:, None]
-        feasible &= econ.affordable | already_covered
-    village_cost, site_cost, edge_cost = public_costs(econ, reach, villages, policy.subsidy)
-    target_weight, target_required, target_names = coverage_targets(
-        villages, econ.speed_mbps, feasible, policy, demand
+        feasible = allowed & (econ.affordable | already_covered)[economic]
+    else:
+        feasible = np.repeat(allowed[None], len(policies), axis=0)
+    village_cost, site_cost, edge_cost = public_costs(
+        econ, reach, villages, [p.subsidy for p in policies], economic
     )
-    capacity = (
-        {"site_capacity": econ.site_capacity_mbps, "cell_demand": econ.cell_demand_mbps}
-        if demand.enforce_site_capacity
-        else {}
-    )
-    return Problem(
+    budget = Stacked(policies).budget_usd if policy.mode == "max_coverage" else np.inf
+    return Problems(
         cost=village_cost,
-        benefit=benefit(villages, econ, demand),
+        benefit=benefit(villages, econ, demand)[economic],
         feasible=feasible,
-        budget=policy.budget_usd if policy.mode == "max_coverage" else np.inf,
         site_cost=site_cost,
-        cover=reach.radio.cover,
-        existing_cover=reach.radio.existing_cover,
-        parent=reach.fibre.parent,
         edge_cost=edge_cost,
-        beam=reach.beam,
-        beam_capacity=econ.beam_capacity_mbps,
-        sat_demand=econ.sat_demand_mbps,
-        **capacity,
-        host=econ.host,
-        target_weight=target_weight,
-        target_required=target_required,
-        target_names=target_names,
+        budget_usd=np.broadcast_to(np.asarray(budget, dtype=float), (len(policies),)),
+        targets=coverage_targets(villages, econ.speed_mbps, economic, feasible, policy, demand),
+        econ=econ,
+        economic=economic,
+        reach=reach,
+        enforce_site_capacity=demand.enforce_site_capacity,
     )

@@ -3,9 +3,11 @@
 A scenario's ``sweep`` section expands into *points* (:func:`expand`): the
 cartesian product of a grid, zipped lists, a seeded Latin hypercube, seeded
 Monte Carlo draws and a budget axis. Points that differ only in the budget
-form one *economic point* and are one task: its Problem is priced once and
-``frontier`` answers all its budgets in one call (``milp``: one exact solve
-per budget).
+form one *economic point*: its Problem is priced once and ``frontier`` answers
+all its budgets in one call (``milp``: one exact solve per budget). A task
+holds several economic points that differ only in what is priced per point
+(costs, demand figures, subsidy, budget): they are priced together in one
+batch (:func:`~coverageplan.pipeline.price_points`) and solved in turn.
 
 Engineering (the Reach) is the expensive part, so it is computed once per
 region and engineering section and cached on disk (:func:`engineering_cache`);
@@ -45,8 +47,17 @@ from coverageplan.errors import InfeasibleError, InputError, SolverError
 from coverageplan.optimize import Plan, Problem, frontier, solve
 from coverageplan.optimize.frontier import greedy_full_cost
 from coverageplan.optimize.milp import clean_process_context
-from coverageplan.pipeline import Engineered, engineer, imported_region_dir, load_region, price
-from coverageplan.policy import tier_index
+from coverageplan.pipeline import (
+    Engineered,
+    economics_key,
+    engineer,
+    imported_region_dir,
+    load_region,
+    points_per_batch,
+    price_points,
+    pricing_structure,
+)
+from coverageplan.policy import Problems, Villages, tier_index
 from coverageplan.region.io import DEM_NAME, GPKG_NAME
 from coverageplan.report.sweep_charts import draw_charts, write_parquet
 from coverageplan.scenario import OPTIONS, Scenario
@@ -66,6 +77,8 @@ BUDGET_USD, BUDGET_SHARE = "policy.budget_usd", "budget_share"
 OPTION_COLUMNS = (*OPTIONS, "consolidate")
 TIMING_COLUMNS = ("solve_time_s", "point_time_s")
 """Columns that vary from run to run; every other column is deterministic."""
+MAX_TASK_POINTS, TASKS_PER_WORKER = 16, 4
+"""Most units (economic points; milp: points) per task, and tasks per worker to aim for."""
 TABLE_NAME, MANIFEST_NAME, PARTS_DIR, CHOICES_NAME = (
     "sweep.parquet",
     "sweep.json",
@@ -98,18 +111,48 @@ class Point:
 
 
 @dataclass(frozen=True)
-class Task:
-    """One economic point and the budgets of its points: what a worker solves in one go."""
+class EconomicPoint:
+    """One economic point's scenario and the points (its budgets) it answers."""
 
     scenario: Scenario
-    engineering_key: str
     points: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class Task:
+    """Economic points priced in one batch and solved in turn: what a worker does in one go.
+
+    They share the engineering and the pricing structure
+    (:func:`~coverageplan.pipeline.pricing_structure`).
+    """
+
+    engineering_key: str
+    economic: tuple[EconomicPoint, ...]
     method: str
+
+    @property
+    def points(self) -> tuple[Point, ...]:
+        """Every point of the task, economic point by economic point."""
+        return tuple(point for economic in self.economic for point in economic.points)
+
+    @property
+    def scenario(self) -> Scenario:
+        """The first economic point's scenario (its region and engineering are the task's)."""
+        return self.economic[0].scenario
 
     @property
     def task_id(self) -> str:
         """A hash of its points' ids (the part file's name)."""
         return digest([point.point_id for point in self.points])
+
+    def without(self, done: set[str]) -> Task | None:
+        """The task less the points whose ids are in ``done``; None when none is left."""
+        left = []
+        for economic in self.economic:
+            points = tuple(p for p in economic.points if p.point_id not in done)
+            if points:
+                left.append(EconomicPoint(economic.scenario, points))
+        return Task(self.engineering_key, tuple(left), self.method) if left else None
 
 
 @dataclass(frozen=True)
@@ -301,13 +344,13 @@ def coverage_rows(
 
 
 def _solve_points(
-    task: Task, problem: Problem, budgets_usd: list[float]
+    scenario: Scenario, method: str, problem: Problem, budgets_usd: list[float]
 ) -> tuple[list[Plan | None], list[str], float]:
-    """Plans (None where there is none), statuses and solve seconds for the task's budgets."""
-    optimizer = task.scenario.optimizer
-    max_coverage = task.scenario.policy.mode == "max_coverage"
+    """Plans (None where there is none), statuses and solve seconds for one economic point."""
+    optimizer = scenario.optimizer
+    max_coverage = scenario.policy.mode == "max_coverage"
     started = time.perf_counter()
-    if task.method == "frontier":
+    if method == "frontier":
         found = frontier(
             problem, budgets_usd, time_limit_s=optimizer.time_limit_s, mip_gap=optimizer.mip_gap
         )
@@ -336,36 +379,44 @@ def _solve_points(
     return plans, statuses, time.perf_counter() - started
 
 
-def run_task(task: Task, source: Path | Engineered, keep_choices: bool = False) -> TaskResult:
-    """Price the task's economic point, solve all its budgets, and measure every plan."""
-    started = time.perf_counter()
-    engineered = _engineered(source)
-    scenario = task.scenario
+def economic_rows(
+    engineered: Engineered,
+    priced: tuple[Villages, Problems],
+    index: int,
+    economic: EconomicPoint,
+    method: str,
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Solve all budgets of the economic point at ``index`` of a priced batch; rows and choices.
+
+    Choices (points, n) per village, −1 unserved. A point's ``point_time_s``
+    is left at NaN for the task to fill in.
+    """
+    villages, problems = priced
+    scenario, points = economic.scenario, economic.points
     n = len(engineered.population)
     try:
-        villages, econ, problem = price(engineered, scenario)
+        problem = problems.problem(index)
     except InfeasibleError:  # a target no plan can reach
         rows = [
             {"point_id": p.point_id, "draw": p.draw, **p.params, "status": "infeasible"}
-            for p in task.points
+            for p in points
         ]
-        choices = np.full((len(rows), n), -1, np.int8) if keep_choices else None
-        return TaskResult(task.task_id, rows, choices)
-    relative = any(BUDGET_SHARE in p.params for p in task.points)
+        return rows, np.full((len(rows), n), -1, np.int64)
+    relative = any(BUDGET_SHARE in p.params for p in points)
     # A mechanism whose surpluses pay for everything (gap funding) has a full cost ≤ 0.
     full_cost = max(greedy_full_cost(problem), 0.0) if relative else np.nan
     budgets = [
         p.params[BUDGET_SHARE] * full_cost if relative else p.params.get(BUDGET_USD, problem.budget)
-        for p in task.points
+        for p in points
     ]
-    plans, statuses, solve_s = _solve_points(task, problem, budgets)
+    plans, statuses, solve_s = _solve_points(scenario, method, problem, budgets)
     choice = np.stack([np.full(n, -1, np.int64) if plan is None else plan.choice for plan in plans])
-    coverage = coverage_rows(engineered, villages.region_class, econ.speed_mbps, scenario, choice)
+    speed = problems.economics(index).speed_mbps
+    coverage = coverage_rows(engineered, villages.region_class, speed, scenario, choice)
     most = float(np.where(problem.feasible, problem.benefit, 0.0).max(axis=1).sum())
-    per_point_s = (time.perf_counter() - started) / len(task.points)
     edge_km = engineered.reach.fibre.edge_length_m / 1_000.0
     rows = []
-    for i, (point, plan, status) in enumerate(zip(task.points, plans, statuses, strict=True)):
+    for i, (point, plan, status) in enumerate(zip(points, plans, statuses, strict=True)):
         row: dict[str, Any] = {"point_id": point.point_id, "draw": point.draw, **point.params}
         row |= {
             "budget_usd": float(budgets[i]),
@@ -381,19 +432,53 @@ def run_task(task: Task, source: Path | Engineered, keep_choices: bool = False) 
             "fibre_km": float(edge_km[plan.edges_built].sum()) if plan else 0.0,
         }
         row |= {name: float(values[i]) for name, values in coverage.items()}
-        row |= {"solve_time_s": solve_s, "point_time_s": per_point_s}
+        row |= {"solve_time_s": solve_s, "point_time_s": np.nan}
         rows.append(row)
-    return TaskResult(task.task_id, rows, choice.astype(np.int8) if keep_choices else None)
+    return rows, choice
 
 
-def plan_tasks(scenario: Scenario, points: list[Point]) -> list[Task]:
-    """Group points by economic point; one task per group (frontier) or per point (milp)."""
+def run_task(task: Task, source: Path | Engineered, keep_choices: bool = False) -> TaskResult:
+    """Price the task's economic points in batches, solve all their budgets, measure every plan.
+
+    A batch holds at most :func:`~coverageplan.pipeline.points_per_batch`
+    economic points (memory); ``point_time_s`` is the task's time per point.
+    """
+    started = time.perf_counter()
+    engineered = _engineered(source)
+    batch = points_per_batch(len(engineered.population))
+    rows: list[dict[str, Any]] = []
+    choices = []
+    for first in range(0, len(task.economic), batch):
+        economic = task.economic[first : first + batch]
+        priced = price_points(engineered, [e.scenario for e in economic])
+        for index, point in enumerate(economic):
+            found, choice = economic_rows(engineered, priced, index, point, task.method)
+            rows += found
+            choices.append(choice)
+    per_point_s = (time.perf_counter() - started) / len(rows)
+    for row in rows:
+        if "point_time_s" in row:
+            row["point_time_s"] = per_point_s
+    kept = np.concatenate(choices).astype(np.int8) if keep_choices else None
+    return TaskResult(task.task_id, rows, kept)
+
+
+def plan_tasks(scenario: Scenario, points: list[Point], workers: int) -> list[Task]:
+    """Group points into economic points, and those into tasks priced in one batch each.
+
+    An economic point answers all its budgets (frontier) or one (milp: one
+    solve per point). Economic points sharing engineering and pricing
+    structure are cut into tasks of at most :data:`MAX_TASK_POINTS`, fewer
+    when that leaves under :data:`TASKS_PER_WORKER` tasks per worker, those
+    with equal costs and demand side by side (they share their Economics).
+    """
     assert scenario.sweep is not None
     base = scenario.model_dump(exclude={"sweep"})
+    method = scenario.sweep.method
     groups: dict[str, list[Point]] = {}
     for point in points:
         groups.setdefault(digest(point.economic), []).append(point)
-    tasks = []
+    batches: dict[tuple[str, str], list[EconomicPoint]] = {}
     for members in groups.values():
         economic = members[0].economic
         where = f"sweep point {members[0].index}"
@@ -402,11 +487,28 @@ def plan_tasks(scenario: Scenario, points: list[Point]) -> list[Task]:
             budgets = {p.params[BUDGET_USD] for p in members}
             for budget in budgets:  # each budget is checked like the field itself
                 point_scenario(base, {**economic, BUDGET_USD: budget}, where)
-        key = engineering_key(point_scenario_)
-        method = scenario.sweep.method
-        batches = [members] if method == "frontier" else [[p] for p in members]
-        tasks += [Task(point_scenario_, key, tuple(batch), method) for batch in batches]
+        key = (engineering_key(point_scenario_), digest(pricing_structure(point_scenario_)))
+        units = [members] if method == "frontier" else [[p] for p in members]
+        batches.setdefault(key, []).extend(EconomicPoint(point_scenario_, tuple(u)) for u in units)
+    tasks = []
+    for (engineering, _), batch in batches.items():
+        first_seen: dict[str, int] = {}  # points sharing costs and demand side by side
+        batch.sort(key=lambda u: first_seen.setdefault(economics_key(u.scenario), len(first_seen)))
+        size = max(1, min(MAX_TASK_POINTS, len(batch) // (TASKS_PER_WORKER * max(workers, 1))))
+        for first in range(0, len(batch), size):
+            tasks.append(Task(engineering, merged(batch[first : first + size]), method))
     return tasks
+
+
+def merged(units: list[EconomicPoint]) -> tuple[EconomicPoint, ...]:
+    """Consecutive units of one economic point (milp: a point each) joined into one."""
+    joined: list[EconomicPoint] = []
+    for unit in units:
+        if joined and joined[-1].scenario is unit.scenario:
+            joined[-1] = EconomicPoint(unit.scenario, joined[-1].points + unit.points)
+        else:
+            joined.append(unit)
+    return tuple(joined)
 
 
 def sweep_directory(scenario: Scenario) -> Path:
@@ -525,7 +627,8 @@ def run_sweep(
     directory = Path(directory or sweep_directory(scenario))
     parts = directory / PARTS_DIR
     points = expand(scenario)
-    tasks = plan_tasks(scenario, points)
+    workers = workers or os.cpu_count() or 1
+    tasks = plan_tasks(scenario, points, workers)
     stamp = fingerprint(scenario)
     manifest_path = directory / MANIFEST_NAME
     if resume and manifest_path.is_file():
@@ -547,11 +650,7 @@ def run_sweep(
     done = set(finished_rows(directory)["point_id"]) if resume else set()
     if keep_choices:
         done &= set(finished_choices(directory))
-    todo = []
-    for task in tasks:
-        left = tuple(p for p in task.points if p.point_id not in done)
-        if left:
-            todo.append(Task(task.scenario, task.engineering_key, left, task.method))
+    todo = [left for task in tasks if (left := task.without(done)) is not None]
 
     engineering_started = time.perf_counter()
     sources: dict[str, Path] = {}
@@ -577,7 +676,7 @@ def run_sweep(
             todo,
             sources,
             engineered,
-            workers=workers or os.cpu_count() or 1,
+            workers=workers,
             scheduler=scheduler,
             keep_choices=keep_choices,
         )
