@@ -18,7 +18,8 @@ Methods: ``milp`` is ``solve`` (LP-guided HiGHS, gap 1e-3); ``decompose`` is
 ``solve(method="decompose")`` (Lagrangian blocks on local processes, gap 1e-2); ``frontier`` is
 100 budgets from 1 % to 100 % of the money that serves everyone the greedy
 way (gap 5e-3); ``priced`` is ``solve(method="frontier")``, the same machinery
-for the instance's one budget (gap 5e-3, the country-scale method); ``baseline`` builds the reference model (coverageplan.optimize.reference:
+for the instance's one budget (gap 5e-3, the country-scale method);
+``baseline`` builds the reference model (coverageplan.optimize.reference:
 one PuLP variable and constraint at a time) and solves it with CBC.
 """
 

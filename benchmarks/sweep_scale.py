@@ -4,6 +4,7 @@ Usage:
     python benchmarks/sweep_scale.py            # 50,000 villages, 10 subsidy points × 100 budgets
     python benchmarks/sweep_scale.py --smoke    # 1,000 villages, 2 × 5 (CI)
     python benchmarks/sweep_scale.py --local-cluster   # the same through a Dask LocalCluster
+    python benchmarks/sweep_scale.py --compare-dask    # both, then the tables compared
 
 The region is synthetic (``region.synthetic``, seed 1); the engineering cache
 is emptied first, so the time includes generating the region and computing
@@ -25,6 +26,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 OUT = Path(__file__).parent / "out"
 TARGET_S = 120.0
@@ -79,6 +81,11 @@ def main() -> int:
     parser.add_argument(
         "--local-cluster", action="store_true", help="run on a Dask LocalCluster of --workers"
     )
+    parser.add_argument(
+        "--compare-dask",
+        action="store_true",
+        help="run locally, then on a LocalCluster, and check the tables are identical",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.villages, args.subsidy, args.budgets = 1_000, 2, 5
@@ -87,12 +94,26 @@ def main() -> int:
     if args.smoke:
         call_s = args.call_seconds or 10.0
 
+    runs = [False, True] if args.compare_dask else [args.local_cluster]
+    tables = [run(args, call_s, on_cluster) for on_cluster in runs]
+    if args.compare_dask:
+        from coverageplan.sweep import TIMING_COLUMNS
+
+        local, dask = (table.drop(columns=list(TIMING_COLUMNS)) for table in tables)
+        same = local.equals(dask)
+        print(f"local and Dask LocalCluster tables {'identical' if same else 'DIFFER'}")
+        return 0 if same else 1
+    return 0
+
+
+def run(args: argparse.Namespace, call_s: float, on_cluster: bool) -> pd.DataFrame:
+    """One sweep (locally, or on a LocalCluster); prints its figures and returns its table."""
     from coverageplan.sweep import run_sweep
 
     shutil.rmtree(OUT / "sweep_cache", ignore_errors=True)  # engineering counted, once
     with contextlib.ExitStack() as stack:
         scheduler = args.scheduler
-        if args.local_cluster:
+        if on_cluster:
             from distributed import LocalCluster
 
             cluster = stack.enter_context(
@@ -101,7 +122,7 @@ def main() -> int:
             scheduler = cluster.scheduler_address
         result = run_sweep(
             scenario(args.villages, args.subsidy, args.budgets, call_s),  # type: ignore[arg-type]
-            directory=OUT / f"sweep_{args.villages}",
+            directory=OUT / f"sweep_{args.villages}{'_dask' if scheduler else ''}",
             workers=args.workers,
             scheduler=scheduler,
             progress=False,
@@ -112,7 +133,7 @@ def main() -> int:
     print(
         f"sweep: {args.villages:,} villages, {args.subsidy} subsidy points × {args.budgets} "
         f"budgets = {points:,} points, frontier, {args.workers} workers"
-        f"{' (Dask)' if args.scheduler or args.local_cluster else ''}, {call_s:.1f} s per call"
+        f"{' (Dask)' if args.scheduler or on_cluster else ''}, {call_s:.1f} s per call"
     )
     print(f"total {timings['total']:.1f} s; per point {timings['total'] / points:.4f} s")
     print(
@@ -132,7 +153,7 @@ def main() -> int:
         print(
             f"target: 1,000 points in < {TARGET_S:.0f} s on 2 cores: {'met' if met else 'MISSED'}"
         )
-    return 0
+    return table
 
 
 if __name__ == "__main__":
