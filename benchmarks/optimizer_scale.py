@@ -126,8 +126,12 @@ def run_one(size: str, method: str, time_limit_s: float, budgets: int) -> dict:
             "within_budget": bool(
                 all(p.total_cost <= b for p, b in zip(plans, levels, strict=True))
             ),
-            "status": f"{sum(p.is_optimal for p in plans)}/{len(plans)} optimal",
         }
+        figures["status"] = (
+            f"{sum(p.is_optimal for p in plans)}/{len(plans)} optimal, median gap "
+            f"{figures['median_gap']:.3%}, monotone {figures['monotone']}, "
+            f"within budget {figures['within_budget']}"
+        )
     elif method == "baseline":
         started = time.perf_counter()
         reference_model(problem)  # type: ignore[arg-type]

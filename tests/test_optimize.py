@@ -316,6 +316,7 @@ def test_a_plan_breaking_constraints_is_refused(monkeypatch) -> None:
         return milp.SolverResult(values, result.bound, "optimal", "highs", 0.0)
 
     monkeypatch.setattr(solve_module, "solve_highs", overspend)
+    monkeypatch.setattr(milp, "solve_highs", overspend)  # the restricted MILP's too
     problem = Problem(cost=[[5.0], [5.0]], benefit=[[1.0], [1.0]], budget=5.0)
     with pytest.raises(SolverError, match="budget is exceeded"):
         solve(problem)

@@ -38,7 +38,7 @@ from coverageplan.optimize.milp import (
     Formulation,
     build_formulation,
     clean_process_context,
-    restricted,
+    solve_fixed,
     solve_highs,
 )
 from coverageplan.optimize.problem import Plan, Problem, plan_benefit, plan_cost
@@ -197,16 +197,7 @@ def _settle_undecided(
     free = np.isin(column_block, differ)
     lower = np.where(free, 0.0, fitting)
     upper = np.where(free, 1.0, fitting)
-    sub = restricted(formulation, lower, upper)
-    if sub is None:
-        return None
-    sub_formulation, columns, fixed = sub
-    result = solve_highs(sub_formulation, time_limit_s=time_limit_s, mip_gap=mip_gap)
-    if result.values is None:
-        return None
-    values = fixed.copy()
-    values[columns] = np.round(result.values)
-    return values
+    return solve_fixed(formulation, lower, upper, time_limit_s=time_limit_s, mip_gap=mip_gap)
 
 
 def solve_decomposed(

@@ -30,6 +30,7 @@ give the same plans unless the time limit cuts one short.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -43,7 +44,7 @@ from coverageplan.optimize.milp import (
     SolverResult,
     build_formulation,
     priced,
-    restricted,
+    solve_fixed,
     solve_highs,
     with_budget,
 )
@@ -395,7 +396,8 @@ def _price_point(
     if lp.status != "optimal" or lp.values is None:
         return None
     f = relaxation.formulation
-    return PricePoint(price, lp.bound, float(f.money @ lp.values), lp.values.astype(np.float32))
+    spend = math.fsum(f.money * lp.values)  # exactly rounded: the same on any machine or executor
+    return PricePoint(price, lp.bound, spend, lp.values.astype(np.float32))
 
 
 def _rounded(
@@ -415,17 +417,12 @@ def _rounded(
     integral_one = lp_values >= 1 - INTEGRAL
     lower = integral_one.astype(float)
     upper = np.where(lp_values > INTEGRAL, 1.0, 0.0)
-    sub = restricted(objective_formulation, lower, upper)
-    if sub is None:
+    values = solve_fixed(
+        objective_formulation, lower, upper, time_limit_s=time_left_s, mip_gap=mip_gap
+    )
+    if values is None:
         return None
-    sub_formulation, free, fixed = sub
-    result = solve_highs(sub_formulation, time_limit_s=time_left_s, mip_gap=mip_gap)
-    if result.values is None:
-        return None
-    values = fixed.copy()
-    values[free] = np.round(result.values)
-    rounded = SolverResult(values, np.inf, result.status, "highs", 0.0)
-    return decisions(problem, formulation, rounded)
+    return decisions(problem, formulation, SolverResult(values, np.inf, "feasible", "highs", 0.0))
 
 
 def _valid(problem: Problem, decided: Decided, budget: float) -> bool:
@@ -626,13 +623,17 @@ def frontier(
     # Budgets still open: the budgeted MILP over the columns their bracketing prices
     # dispute, widest gap first; each plan's upgrades may close its neighbours too.
     tried = np.zeros(len(ascending), dtype=bool)
-    while len(points) >= 2 and time_left() > 0:
-        gap = open_gaps()
-        gap[tried] = 0.0
+
+    def widest_untried() -> int | None:
+        """The open budget with the widest gap not tried yet (marked tried), or None."""
+        gap = np.where(tried, 0.0, open_gaps())
         widest = int(np.argmax(gap))
         if gap[widest] <= mip_gap:
-            break
+            return None
         tried[widest] = True
+        return widest
+
+    while len(points) >= 2 and time_left() > 0 and (widest := widest_untried()) is not None:
         decided = _bracket_plan(
             top, formulation, points, float(ascending[widest]), time_left(), mip_gap
         )
@@ -646,13 +647,7 @@ def frontier(
     # Still open (on small problems the LP bound itself can be loose): the full MILP, whose
     # dual bound also bounds every smaller budget, with the time left.
     tried[:] = False
-    while time_left() > 0:
-        gap = open_gaps()
-        gap[tried] = 0.0
-        widest = int(np.argmax(gap))
-        if gap[widest] <= mip_gap:
-            break
-        tried[widest] = True
+    while time_left() > 0 and (widest := widest_untried()) is not None:
         at_budget = with_budget(formulation, float(ascending[widest]))
         result = solve_highs(at_budget, time_limit_s=time_left(), mip_gap=mip_gap * SUB_GAP_SHARE)
         bounds[: widest + 1] = np.minimum(
@@ -735,25 +730,18 @@ def _bracket_plan(
     a, c = (point.lp_values.astype(float) for point in pair)
     agree = (np.abs(a - c) <= INTEGRAL) & ((a <= INTEGRAL) | (a >= 1 - INTEGRAL))
     upper = np.where(agree & (a <= INTEGRAL), 0.0, 1.0)
-    result = None
     # First with the agreed columns fixed; if that has no plan (rounding infrastructure up
     # can cost more than b), with the villages' choices on the support left free.
+    at_budget = with_budget(formulation, budget)
     for lower in (
         np.where(agree & (a >= 1 - INTEGRAL), 1.0, 0.0),
         np.where(agree & (a >= 1 - INTEGRAL) & (np.arange(a.size) >= formulation.n_x), 1.0, 0.0),
     ):
-        sub = restricted(with_budget(formulation, budget), lower, upper)
-        if sub is None:
-            continue
-        sub_formulation, free, fixed = sub
-        result = solve_highs(
-            sub_formulation, time_limit_s=time_left_s, mip_gap=mip_gap * SUB_GAP_SHARE
+        values = solve_fixed(
+            at_budget, lower, upper, time_limit_s=time_left_s, mip_gap=mip_gap * SUB_GAP_SHARE
         )
-        if result.values is not None:
-            break
-    if result is None or result.values is None:
-        return None
-    values = fixed.copy()
-    values[free] = np.round(result.values)
-    rounded = SolverResult(values, np.inf, result.status, "highs", 0.0)
-    return decisions(problem, formulation, rounded)
+        if values is not None:
+            return decisions(
+                problem, formulation, SolverResult(values, np.inf, "feasible", "highs", 0.0)
+            )
+    return None

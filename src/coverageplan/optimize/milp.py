@@ -641,6 +641,31 @@ def restricted(
     return sub, free, fixed
 
 
+def solve_fixed(
+    formulation: Formulation,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    time_limit_s: float,
+    mip_gap: float,
+) -> np.ndarray | None:
+    """Column values of the MILP with columns outside ``lower < upper`` fixed (HiGHS).
+
+    The free columns' values come rounded from the :func:`restricted` MILP;
+    None when the fixed part breaks a row or the MILP finds no plan.
+    """
+    sub = restricted(formulation, lower, upper)
+    if sub is None:
+        return None
+    sub_formulation, free, fixed = sub
+    result = solve_highs(sub_formulation, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    if result.values is None:
+        return None
+    values = fixed.copy()
+    values[free] = np.round(result.values)
+    return values
+
+
 def pulp_solver(name: str, *, time_limit_s: float, mip_gap: float) -> object:
     """A PuLP solver by name; 'cbc' is an installed CBC (COIN_CMD) or PuLP's bundled one."""
     import pulp

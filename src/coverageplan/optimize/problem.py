@@ -22,6 +22,7 @@ village's surplus pays for shared sites and trenches).
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -278,9 +279,15 @@ def plan_cost(
 ) -> float:
     """Money a set of decisions spends: options, sites and trenches."""
     served = choice >= 0
-    option_cost = problem.cost[np.flatnonzero(served), choice[served]].sum()
-    return float(
-        option_cost + problem.site_cost[sites_built].sum() + problem.edge_cost[edges_built].sum()
+    # Exactly rounded sums: the same total whatever the memory layout (sweeps compare runs).
+    return math.fsum(
+        np.concatenate(
+            [
+                problem.cost[np.flatnonzero(served), choice[served]],
+                problem.site_cost[sites_built],
+                problem.edge_cost[edges_built],
+            ]
+        )
     )
 
 

@@ -24,7 +24,7 @@ from coverageplan.optimize.milp import (
     Formulation,
     SolverResult,
     build_formulation,
-    restricted,
+    solve_fixed,
     solve_highs,
     solve_pulp,
     with_budget_margin,
@@ -106,17 +106,13 @@ def solve_lp_guided(
     values, objective = None, -np.inf
     if relaxation.status == "optimal" and relaxation.values is not None:
         lower, upper = lp_restriction(formulation, relaxation.values)
-        sub = restricted(formulation, lower, upper)
-        if sub is not None and remaining() > 0:
-            sub_formulation, free, fixed = sub
+        if remaining() > 0:
             # The restricted model is small: solve it tighter so its plan meets mip_gap
             # against the LP bound, not only against its own.
-            result = solve_highs(
-                sub_formulation, time_limit_s=remaining(), mip_gap=mip_gap * SUB_GAP_SHARE
+            values = solve_fixed(
+                formulation, lower, upper, time_limit_s=remaining(), mip_gap=mip_gap * SUB_GAP_SHARE
             )
-            if result.values is not None:
-                values = fixed.copy()
-                values[free] = np.round(result.values)
+            if values is not None:
                 objective = float(formulation.objective @ values)
     bound = relaxation.bound
     log.info(
