@@ -116,7 +116,7 @@ def test_priced_lp_bounds_every_budget_and_points_to_the_bracket(synthetic_probl
     ceiling = spend_ceiling(synthetic_problem)
     formulation = build_formulation(synthetic_problem.at_budget(ceiling))
     relaxation = PricedRelaxation(formulation)
-    points = [_price_point(relaxation, price, 30.0) for price in (0.0, 0.5, 1.0, 2.0, 4.0)]
+    points = [_price_point(relaxation, price, 30.0)[0] for price in (0.0, 0.5, 1.0, 2.0, 4.0)]
     assert all(point is not None for point in points)
     spends = [point.spend for point in points]
     assert all(np.diff(spends) <= 1e-9)  # a higher price never spends more

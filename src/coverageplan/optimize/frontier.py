@@ -364,10 +364,7 @@ def lp_bounds(
     upper = np.min(value[None, :] + price[None, :] * budgets[:, None], axis=1)
     at_spend = np.where(spend[None, :] <= budgets[:, None], value + price * spend, -np.inf)
     reached = at_spend.max(axis=1)
-    # ``above``: the highest price still spending more than b (−1: none); every higher
-    # price spends at most b (round-off can make spend dip and rise).
-    index = np.arange(len(price))
-    above = np.where(spend[None, :] > budgets[:, None], index, -1).max(axis=1)
+    above = _richer_index(spend, budgets)
     next_price = np.full(len(budgets), np.nan)
     spread = np.zeros(len(budgets))  # spend between the bracketing prices
     too_rich = above < 0  # b beyond what even the lowest price spends
@@ -387,17 +384,27 @@ def lp_bounds(
     return upper, reached, next_price, spread
 
 
+def _richer_index(spend: np.ndarray, budgets: np.ndarray) -> np.ndarray:
+    """Per budget, the index (prices ascending) of the highest price spending more (−1: none).
+
+    Every higher price spends at most the budget, even where round-off makes
+    spend dip and rise.
+    """
+    index = np.arange(len(spend))
+    return np.where(spend[None, :] > budgets[:, None], index, -1).max(axis=1)
+
+
 def _price_point(
     relaxation: PricedRelaxation, price: float, time_left_s: float
-) -> PricePoint | None:
-    """The priced LP at ``price``; None when it stopped early or is infeasible."""
+) -> tuple[PricePoint | None, str]:
+    """The priced LP at ``price`` (None when it stopped early or is infeasible), its status."""
     lp = relaxation.solve(price, time_left_s)
     log.debug("price %.6g: LP %s in %.2f s", price, lp.status, lp.solve_time_s)
     if lp.status != "optimal" or lp.values is None:
-        return None
+        return None, lp.status
     f = relaxation.formulation
     spend = math.fsum(f.money * lp.values)  # exactly rounded: the same on any machine or executor
-    return PricePoint(price, lp.bound, spend, lp.values.astype(np.float32))
+    return PricePoint(price, lp.bound, spend, lp.values.astype(np.float32)), lp.status
 
 
 def _rounded(
@@ -437,11 +444,11 @@ def _priced_plan(
     price: float,
     time_left_s: float,
     mip_gap: float,
-) -> tuple[PricePoint | None, Upgrades | None]:
-    """The LP at ``price`` with its rounded plan, and that plan's upgrades (None: none)."""
-    point = _price_point(relaxation, price, time_left_s)
+) -> tuple[PricePoint | None, Upgrades | None, str]:
+    """The LP at ``price`` with its rounded plan, that plan's upgrades (None: none), LP status."""
+    point, status = _price_point(relaxation, price, time_left_s)
     if point is None:
-        return None, None
+        return None, None, status
     formulation = relaxation.formulation
     decided = _rounded(
         problem,
@@ -452,8 +459,8 @@ def _priced_plan(
         mip_gap=mip_gap * SUB_GAP_SHARE,
     )
     if decided is None or plan_violations(problem, *decided):
-        return point, None
-    return replace(point, decided=decided), upgrades(problem, usable, decided)
+        return point, None, status
+    return replace(point, decided=decided), upgrades(problem, usable, decided), status
 
 
 def _guided_fill(
@@ -483,20 +490,21 @@ def bracket(points: Sequence[PricePoint], budget: float) -> tuple[PricePoint, Pr
     next price up, which spends no more.
     """
     ordered = sorted(points, key=lambda point: point.price)
-    richer = [i for i, point in enumerate(ordered) if point.spend > budget]
-    if not richer or richer[-1] + 1 >= len(ordered):
+    spend = np.array([point.spend for point in ordered])
+    richer = int(_richer_index(spend, np.array([budget]))[0])
+    if richer < 0 or richer + 1 >= len(ordered):
         return None
-    return ordered[richer[-1]], ordered[richer[-1] + 1]
+    return ordered[richer], ordered[richer + 1]
 
 
 def _monotone(values: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, ...]:
-    """(value, source, budget buying it): each budget's best over its plans and smaller budgets'."""
-    values, source = values.copy(), source.copy()
-    priced_at = np.arange(len(values))
-    for i in range(1, len(values)):  # a loop over budgets, not villages
-        if values[i - 1] > values[i]:
-            values[i], source[i], priced_at[i] = values[i - 1], source[i - 1], priced_at[i - 1]
-    return values, source, priced_at
+    """(value, source, budget buying it): each budget's best over its plans and smaller budgets'.
+
+    A budget keeps its own plan unless a smaller budget's is strictly better.
+    """
+    best = np.maximum.accumulate(values)
+    priced_at = np.maximum.accumulate(np.where(values >= best, np.arange(len(values)), 0))
+    return best, source[priced_at], priced_at
 
 
 def frontier(
@@ -567,9 +575,11 @@ def frontier(
     filled_from: set[tuple[float, float]] = set()  # the price pairs guided fills came from
     price = 0.0  # first: does the budget bind at all?
     while time_left() > 0 and len(points) < MAX_PRICES:
-        point, extension = _priced_plan(relaxation, top, usable, price, time_left(), mip_gap)
+        point, extension, status = _priced_plan(
+            relaxation, top, usable, price, time_left(), mip_gap
+        )
         if point is None:
-            infeasible = not points and relaxation.solve(price, 1.0).status == "infeasible"
+            infeasible = status == "infeasible"  # the rows beside the budget: at any price
             break
         points.append(point)
         add(extension)
