@@ -111,7 +111,8 @@ def frontier_chart(table: pd.DataFrame, others: list[str], path: Path) -> Path:
     ax.set_title("Budget–coverage frontier")
     ax.grid(alpha=0.3)
     if len(groups) <= MAX_LABELLED_LINES and others:
-        ax.legend(fontsize=8, loc="lower right")
+        # Below the plot: with many or long labels a legend inside hides the lines.
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(0, -0.12), frameon=False)
     return _save(fig, path)
 
 
