@@ -6,9 +6,18 @@ import numpy as np
 import pytest
 
 from coverageplan.optimize import Problem, frontier, solve
-from coverageplan.optimize.frontier import _price_point, cost_to_network, lp_bounds
+from coverageplan.optimize.frontier import (
+    _price_point,
+    bracket,
+    budget_bracket,
+    cost_to_network,
+    greedy_full_cost,
+    greedy_price,
+    lp_bounds,
+)
 from coverageplan.optimize.milp import PricedRelaxation, build_formulation, solve_highs, with_budget
 from coverageplan.optimize.problem import plan_violations
+from coverageplan.optimize.solve import lp_guide
 from coverageplan.pipeline import prepare
 from coverageplan.scenario import Scenario
 from tests.test_optimize import brute_force, random_problem
@@ -137,6 +146,56 @@ def test_priced_lp_bounds_every_budget_and_points_to_the_bracket(synthetic_probl
         richer = prices[spend > budget]
         if len(richer) and len(richer) < len(prices):
             assert richer.max() <= price <= prices[spend <= budget].min()
+
+
+@pytest.mark.parametrize("share", [0.05, 0.3, 0.8])
+def test_one_budgets_price_search_brackets_it_and_bounds_its_lp(synthetic_problem, share) -> None:
+    """The search surrounds b, and its bound is the budgeted LP's within the tolerance asked."""
+    problem = synthetic_problem.at_budget(share * greedy_full_cost(synthetic_problem))
+    formulation = build_formulation(problem)
+    budget = float(formulation.row_upper[formulation.budget_row])
+    lp = solve_highs(formulation, time_limit_s=30, mip_gap=0, integer=False)
+    for start in (greedy_price(problem, formulation), 0.0, 50.0):  # a good start, and bad ones
+        points, status = budget_bracket(
+            PricedRelaxation(formulation), budget, start, time_limit_s=30, tolerance=1e-5
+        )
+        assert status == "optimal"
+        richer, poorer = bracket(points, budget)
+        assert richer.spend > budget >= poorer.spend and richer.price < poorer.price
+        bound = min(point.value + point.price * budget for point in points)
+        assert lp.bound - 1e-9 * abs(lp.bound) <= bound <= lp.bound * (1 + 1.1e-5) + 1e-9
+
+
+def test_a_budget_that_does_not_bind_stops_the_search_at_price_zero(synthetic_problem) -> None:
+    formulation = build_formulation(synthetic_problem.at_budget(spend_ceiling(synthetic_problem)))
+    budget = float(formulation.row_upper[formulation.budget_row])
+    points, status = budget_bracket(
+        PricedRelaxation(formulation), budget, 2.0, time_limit_s=30, tolerance=1e-5
+    )
+    assert status == "optimal" and points[-1].price == 0.0 and points[-1].spend <= budget
+    status, bound, lower, upper = lp_guide(
+        formulation, time_limit_s=30, mip_gap=1e-4, start_price=2.0
+    )
+    assert status == "optimal" and bound == pytest.approx(points[-1].value)
+    assert lower is not None and upper is not None and (lower <= upper).all()
+
+
+def test_priced_and_budgeted_lp_guides_give_the_same_bound(synthetic_problem) -> None:
+    """solve's LP bound through pricing matches the LP solved with its budget row."""
+    problem = synthetic_problem.at_budget(0.2 * greedy_full_cost(synthetic_problem))
+    formulation = build_formulation(problem)
+    priced_guide = lp_guide(
+        formulation,
+        time_limit_s=30,
+        mip_gap=1e-3,
+        start_price=greedy_price(problem, formulation),
+    )
+    budgeted = lp_guide(formulation, time_limit_s=30, mip_gap=1e-3, start_price=None)
+    assert priced_guide[0] == budgeted[0] == "optimal"
+    assert budgeted[1] <= priced_guide[1] <= budgeted[1] * (1 + 1e-4) + 1e-9
+    plan = solve(problem, mip_gap=1e-3)
+    assert plan.is_optimal and plan.total_cost <= problem.budget
+    assert plan.bound == pytest.approx(priced_guide[1] * formulation.benefit_scale, rel=1e-9)
 
 
 def test_the_frontier_is_the_same_on_every_run(synthetic_problem) -> None:

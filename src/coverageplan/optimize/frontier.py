@@ -76,6 +76,9 @@ MAX_PRICES = 300  # priced LPs at most
 LP_SHARE = 0.5  # a budget's LP side settles once an LP value this share of the gap off is reached
 TIE_NUDGE = 1e-6  # relative price step to the other end of a tie
 SPREAD_SHARE = 0.005  # ... or once the prices either side of it differ this little in spend (of b)
+BRACKET_STEP = 1.1  # first price factor towards a budget the points do not yet surround ...
+MAX_ONE_SIDED = 8  # ... squared at each further step, this many steps at most
+BRACKET_SPREAD = 0.05  # one budget's bracket is close once its ends differ this little (of b)
 
 
 @dataclass(frozen=True)
@@ -495,6 +498,91 @@ def bracket(points: Sequence[PricePoint], budget: float) -> tuple[PricePoint, Pr
     if richer < 0 or richer + 1 >= len(ordered):
         return None
     return ordered[richer], ordered[richer + 1]
+
+
+def greedy_price(problem: Problem, formulation: Formulation) -> float:
+    """Benefit per money (scaled) of the greedy plan serving everyone: a first price for one budget.
+
+    0 when there is no such plan to read it from (then the search starts where the budget
+    does not bind).
+    """
+    nothing = no_plan(problem)
+    if plan_violations(problem.at_budget(np.inf), *nothing):
+        return 0.0
+    everyone = upgrades(problem, usable_options(problem, formulation), nothing)
+    if not everyone.spent.size or everyone.spent[-1] <= 0 or everyone.gained[-1] <= 0:
+        return 0.0
+    ratio = everyone.gained[-1] / everyone.spent[-1]
+    return float(ratio * formulation.money_scale / formulation.benefit_scale)
+
+
+def budget_bracket(
+    relaxation: PricedRelaxation,
+    budget: float,
+    start_price: float,
+    *,
+    time_limit_s: float,
+    tolerance: float,
+) -> tuple[list[PricePoint], str]:
+    """Priced LPs around one ``budget``'s price (scaled), from ``start_price``; and the last status.
+
+    Until two points surround the budget the price steps away from the side
+    they are all on: by BRACKET_STEP, squared at every further step; up from
+    price 0 to the average benefit per money there; down towards 0, where a
+    budget that does not bind stops the search. Then Kelley's
+    cutting planes on φ(λ) = h(λ) + λ b, until the bound min φ is within
+    ``tolerance`` (relative) of the planes' lowest point, so of the LP
+    optimum, and the bracketing LPs differ in spend by at most
+    BRACKET_SPREAD of b (their union of columns then holds a good plan).
+    Fewer points than that when time runs out or an LP fails.
+    """
+    started = time.perf_counter()
+    points: list[PricePoint] = []
+    price, one_sided = max(start_price, 0.0), 0
+    while len(points) < MAX_PRICES:
+        left = time_limit_s - (time.perf_counter() - started)
+        if left <= 0:
+            return points, "time_limit"
+        point, status = _price_point(relaxation, price, left)
+        if point is None:
+            return points, status
+        points.append(point)
+        pair = bracket(points, budget)
+        known = np.array([p.price for p in points])
+        if pair is None:
+            one_sided += 1
+            if one_sided > MAX_ONE_SIDED:
+                return points, status
+            factor = BRACKET_STEP ** (2 ** (one_sided - 1))
+            if max(p.spend for p in points) <= budget:  # every point affords b: lower the price
+                if known.min() == 0:
+                    return points, status  # b does not bind
+                price = known.min() / factor if one_sided < MAX_ONE_SIDED else 0.0
+            elif known.max() == 0:  # from price 0: the average benefit per money it buys
+                price = max(point.value, 1e-12) / point.spend
+            else:
+                price = known.max() * factor
+            continue
+        richer, _ = pair
+        upper, _, next_price, spread = lp_bounds(points, np.array([budget]))
+        meet = float(next_price[0])
+        # The cutting planes' lowest point: the richer tangent at the meet.
+        slope = budget - richer.spend
+        lowest = richer.value + richer.price * budget + slope * (meet - richer.price)
+        settled = upper[0] - lowest <= tolerance * abs(upper[0])
+        if settled and (spread[0] <= BRACKET_SPREAD * budget or upper[0] - lowest <= 0):
+            return points, status
+        price = next(
+            (
+                candidate
+                for candidate in (meet, meet * (1 - TIE_NUDGE), meet * (1 + TIE_NUDGE))
+                if (np.abs(known - candidate) > 1e-9 * max(candidate, 1e-12)).all()
+            ),
+            -1.0,
+        )
+        if price < 0:
+            return points, status  # the tie's both ends are known
+    return points, "optimal"
 
 
 def _monotone(values: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, ...]:
