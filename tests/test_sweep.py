@@ -17,6 +17,7 @@ from coverageplan.errors import InputError
 from coverageplan.pipeline import run
 from coverageplan.scenario import scenario_from_dict
 from coverageplan.sweep import (
+    TASKS_PER_WORKER,
     TIMING_COLUMNS,
     Task,
     engineering_cache,
@@ -413,8 +414,10 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_table(cache_dir: Path, tmp_
         start_new_session=True,
         cwd=ROOT,
     )
+    # One worker cuts the 16 economic points into TASKS_PER_WORKER tasks: kill after the
+    # first task's part, while the others are still to come.
     deadline = time.monotonic() + 120
-    while len(list((killed / "parts").glob("*.parquet"))) < 3:
+    while not list((killed / "parts").glob("*.parquet")):
         assert process.poll() is None, "the sweep ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -422,7 +425,7 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_table(cache_dir: Path, tmp_
     process.wait()
     assert not (killed / "sweep.parquet").exists()
     kept = len(list((killed / "parts").glob("*.parquet")))
-    assert 3 <= kept < 16
+    assert 1 <= kept < TASKS_PER_WORKER
     resumed = subprocess.run(
         [*command, "--output", str(killed), "--resume"],
         capture_output=True,

@@ -572,17 +572,23 @@ def budget_bracket(
         settled = upper[0] - lowest <= tolerance * abs(upper[0])
         if settled and (spread[0] <= BRACKET_SPREAD * budget or upper[0] - lowest <= 0):
             return points, status
-        price = next(
-            (
-                candidate
-                for candidate in (meet, meet * (1 - TIE_NUDGE), meet * (1 + TIE_NUDGE))
-                if (np.abs(known - candidate) > 1e-9 * max(candidate, 1e-12)).all()
-            ),
-            -1.0,
-        )
-        if price < 0:
+        untried = _untried_price(meet, known)
+        if untried is None:
             return points, status  # the tie's both ends are known
+        price = untried
     return points, "optimal"
+
+
+def _untried_price(meet: float, known: np.ndarray) -> float | None:
+    """``meet``, or at a price already solved a hair to either side (a tie's other end); None.
+
+    At a known price the LP jumps over the budget (a tie): a price a hair
+    beside it finds the tie's other end, so only the tied columns stay disputed.
+    """
+    for candidate in (meet, meet * (1 - TIE_NUDGE), meet * (1 + TIE_NUDGE)):
+        if (np.abs(known - candidate) > 1e-9 * max(candidate, 1e-12)).all():
+            return candidate
+    return None
 
 
 def _monotone(values: np.ndarray, source: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -700,18 +706,12 @@ def frontier(
             float(gap.max()),
         )
         # The open budget whose price is nearest the last one (the LP re-solves warm).
-        # At a known price the LP jumps over b (ties): a price a hair either side finds
-        # the other end of the tie, so only the tied columns stay disputed.
         known = np.array([p.price for p in points])
         chosen = None
         for nearest in np.argsort(np.abs(next_price - price), kind="stable"):
             if not wants_price[nearest]:
                 continue
-            meet = float(next_price[nearest])
-            for candidate in (meet, meet * (1 - TIE_NUDGE), meet * (1 + TIE_NUDGE)):
-                if (np.abs(known - candidate) > 1e-9 * max(candidate, 1e-12)).all():
-                    chosen = candidate
-                    break
+            chosen = _untried_price(float(next_price[nearest]), known)
             if chosen is not None:
                 break
             stuck[nearest] = True
