@@ -173,11 +173,11 @@ def test_a_budget_that_does_not_bind_stops_the_search_at_price_zero(synthetic_pr
         PricedRelaxation(formulation), budget, 2.0, time_limit_s=30, tolerance=1e-5
     )
     assert status == "optimal" and points[-1].price == 0.0 and points[-1].spend <= budget
-    status, bound, lower, upper = lp_guide(
+    status, bound, lp_values, richer_values = lp_guide(
         formulation, time_limit_s=30, mip_gap=1e-4, start_price=2.0
     )
     assert status == "optimal" and bound == pytest.approx(points[-1].value)
-    assert lower is not None and upper is not None and (lower <= upper).all()
+    assert lp_values is not None and (lp_values == richer_values).all()
 
 
 def test_priced_and_budgeted_lp_guides_give_the_same_bound(synthetic_problem) -> None:

@@ -79,39 +79,44 @@ def within_gap(objective: float, bound: float, mip_gap: float) -> bool:
     return bool(bound - objective <= mip_gap * abs(objective) + OBJECTIVE_TOLERANCE)
 
 
-def lp_restriction(
+def lp_restrictions(
     formulation: Formulation, lp_values: np.ndarray, richer_values: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Column bounds for the LP-guided MILP: zero off the LP support; sites and trenches at 1 fixed.
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Column bounds (lower, upper) for the LP-guided MILPs, the narrowest first.
 
-    Village choices stay free (0 to 1) on the support so the MILP can round
-    them; fixing whole infrastructure keeps the remaining model small and is
-    feasible whenever money coefficients are non-negative (the LP paid for it).
-    With ``richer_values`` (a second LP that spends more) the support is the
-    two LPs' union and only infrastructure both build whole is fixed.
+    ``richer_values`` is a second LP that spends more (the two bracket the
+    budget's price); without it the one LP stands for both. First every
+    column both LPs hold at the same integral value is fixed: a MILP over
+    the few disputed columns. Then only the sites and trenches both build
+    whole stay fixed, village choices free on the LPs' support, so the MILP
+    can round them; still small, and feasible whenever money coefficients
+    are non-negative (the LP paid for that infrastructure).
     """
     richer = lp_values if richer_values is None else richer_values
-    lower = np.zeros_like(lp_values)
-    upper = ((lp_values > INTEGRAL) | (richer > INTEGRAL)).astype(float)
+    both_one = np.minimum(lp_values, richer) >= 1 - INTEGRAL
+    support = ((lp_values > INTEGRAL) | (richer > INTEGRAL)).astype(float)
+    agree = (np.abs(lp_values - richer) <= INTEGRAL) & (both_one | (support == 0))
     column = np.arange(lp_values.size)
     f = formulation
     infrastructure = (column >= f.n_x) & (column < f.n_x + f.n_y + f.n_g)  # assignments stay free
-    lower[infrastructure & (np.minimum(lp_values, richer) >= 1 - INTEGRAL)] = 1.0
-    return lower, upper
+    return [
+        (np.where(agree & both_one, 1.0, 0.0), support),
+        (np.where(infrastructure & both_one, 1.0, 0.0), support),
+    ]
 
 
 def lp_guide(
     formulation: Formulation, *, time_limit_s: float, mip_gap: float, start_price: float | None
 ) -> tuple[str, float, np.ndarray | None, np.ndarray | None]:
-    """(status, LP bound, restriction lower, restriction upper) for the LP-guided MILP.
+    """(status, LP bound, LP solution, richer LP solution or None) for the LP-guided MILP.
 
     With a budget row and a ``start_price`` the LP is solved through its
     Lagrangian dual: priced LPs without the budget row (far easier for the
     simplex than the row that ties every column together) bracket the
     budget's price (:func:`~coverageplan.optimize.frontier.budget_bracket`);
-    the least h(λ) + λ b bounds the LP, and the restriction is the two
-    bracketing LPs' union. Otherwise, or when that search ends without a
-    bracket, the budgeted LP itself. Restriction None: no LP solution.
+    the least h(λ) + λ b bounds the LP, and the two bracketing LPs guide the
+    MILP. Otherwise, or when that search ends without a bracket, the
+    budgeted LP itself. Solutions None: no LP solution.
     """
     started = time.perf_counter()
     if start_price is not None and formulation.budget_row >= 0:
@@ -134,15 +139,13 @@ def lp_guide(
         if pair is not None:
             bound = min(point.value + point.price * budget for point in points)
             richer, poorer = (point.lp_values.astype(float) for point in pair)
-            lower, upper = lp_restriction(formulation, poorer, richer)
-            return "optimal", bound, lower, upper
+            return "optimal", bound, poorer, richer
         log.info("price search found no bracket (%s): solving the budgeted LP", status)
     left = max(time_limit_s - (time.perf_counter() - started), 0.0)
     relaxation = solve_highs(formulation, time_limit_s=left, mip_gap=mip_gap, integer=False)
-    if relaxation.status != "optimal" or relaxation.values is None:
+    if relaxation.status != "optimal":
         return relaxation.status, relaxation.bound, None, None
-    lower, upper = lp_restriction(formulation, relaxation.values)
-    return "optimal", relaxation.bound, lower, upper
+    return "optimal", relaxation.bound, relaxation.values, None
 
 
 def solve_lp_guided(
@@ -152,31 +155,40 @@ def solve_lp_guided(
     mip_gap: float,
     start_price: float | None = None,
 ) -> SolverResult:
-    """LP bound, restricted MILP for the plan, full MILP only if the gap is still open.
+    """LP bound, restricted MILPs for the plan, full MILP only if the gap is still open.
 
     ``start_price`` (scaled benefit per money) lets :func:`lp_guide` find the
-    LP bound by pricing the budget row instead of solving with it.
+    LP bound by pricing the budget row instead of solving with it. The
+    restrictions (:func:`lp_restrictions`) are tried narrowest first, until
+    one's plan is within ``mip_gap`` of the bound.
     """
     started = time.perf_counter()
 
     def remaining() -> float:
         return max(time_limit_s - (time.perf_counter() - started), 0.0)
 
-    status, bound, lower, upper = lp_guide(
+    status, bound, lp_values, richer_values = lp_guide(
         formulation, time_limit_s=time_limit_s, mip_gap=mip_gap, start_price=start_price
     )
     if status == "infeasible":
         return SolverResult(None, -np.inf, "infeasible", "highs", time.perf_counter() - started)
     lp_seconds = time.perf_counter() - started
     values, objective = None, -np.inf
-    if lower is not None and upper is not None and remaining() > 0:
+    restrictions = []
+    if lp_values is not None:
+        restrictions = lp_restrictions(formulation, lp_values, richer_values)
+    for lower, upper in restrictions:
+        if remaining() <= 0 or within_gap(objective, bound, mip_gap):
+            break
         # The restricted model is small: solve it tighter so its plan meets mip_gap
         # against the LP bound, not only against its own.
-        values = solve_fixed(
+        restricted_values = solve_fixed(
             formulation, lower, upper, time_limit_s=remaining(), mip_gap=mip_gap * SUB_GAP_SHARE
         )
-        if values is not None:
-            objective = float(formulation.objective @ values)
+        if restricted_values is not None:
+            restricted_objective = float(formulation.objective @ restricted_values)
+            if restricted_objective > objective:
+                values, objective = restricted_values, restricted_objective
     log.info(
         "LP bound %.6g (%.1f s); restricted MILP plan %.6g (%.1f s in all)",
         bound,
