@@ -66,6 +66,7 @@ from coverageplan.optimize.solve import (
     checked_plan,
     decisions,
     infrastructure_for,
+    lp_restrictions,
     within_gap,
 )
 
@@ -424,9 +425,7 @@ def _rounded(
     ``objective_formulation`` has the rows and objective to use (priced, or
     with a budget); ``formulation`` maps columns to decisions.
     """
-    integral_one = lp_values >= 1 - INTEGRAL
-    lower = integral_one.astype(float)
-    upper = np.where(lp_values > INTEGRAL, 1.0, 0.0)
+    lower, upper = lp_restrictions(formulation, lp_values)[0]
     values = solve_fixed(
         objective_formulation, lower, upper, time_limit_s=time_left_s, mip_gap=mip_gap
     )

@@ -95,12 +95,11 @@ def lp_restrictions(
     richer = lp_values if richer_values is None else richer_values
     both_one = np.minimum(lp_values, richer) >= 1 - INTEGRAL
     support = ((lp_values > INTEGRAL) | (richer > INTEGRAL)).astype(float)
-    agree = (np.abs(lp_values - richer) <= INTEGRAL) & (both_one | (support == 0))
     column = np.arange(lp_values.size)
     f = formulation
     infrastructure = (column >= f.n_x) & (column < f.n_x + f.n_y + f.n_g)  # assignments stay free
     return [
-        (np.where(agree & both_one, 1.0, 0.0), support),
+        (both_one.astype(float), support),
         (np.where(infrastructure & both_one, 1.0, 0.0), support),
     ]
 
