@@ -6,8 +6,10 @@ Usage:
     python benchmarks/optimizer_scale.py --smoke  # 1k only, short limits (CI)
 
 Instances come from the pipeline on synthetic regions (``prepare`` of a
-scenario with ``region.synthetic``), built once and cached as pickles under
-``benchmarks/out/instances``, keyed by a hash of the package source. Every
+scenario with ``region.synthetic``), candidate sites ``--candidate-spacing``
+apart (default 3 km: ~5,000 sites at 50,000 villages, as issue 7 asks), built
+once and cached as pickles under ``benchmarks/out/instances``, keyed by the
+size, the spacing and a hash of the package source. Every
 (size, method) runs in its own child process so its peak memory is its own.
 Printed per run: problem build seconds (cache load excluded), solve seconds,
 objective, proven bound, gap, status and peak resident memory; then the
@@ -40,6 +42,7 @@ import numpy as np
 
 SIZES = {"1k": 1_000, "10k": 10_000, "50k": 50_000, "100k": 100_000, "700k": 700_000}
 BUDGET_PER_VILLAGE_USD = 4_000.0
+CANDIDATE_SPACING_M = 3_000.0  # issue 7: ~5,000 candidate sites at 50,000 villages
 CACHE = Path(__file__).parent / "out" / "instances"
 FRONTIER_BUDGETS = 100
 TARGETS = {  # issue 7
@@ -60,12 +63,15 @@ def code_version() -> str:
     return digest.hexdigest()[:12]
 
 
-def instance(villages: int) -> object:
-    """The Problem for a synthetic region of ``villages``, from the cache or built (and cached)."""
+def instance(villages: int, spacing_m: float = CANDIDATE_SPACING_M) -> object:
+    """The Problem for a synthetic region of ``villages``, candidate sites ``spacing_m`` apart.
+
+    From the cache, or built and cached.
+    """
     from coverageplan.pipeline import prepare
     from coverageplan.scenario import Scenario
 
-    path = CACHE / f"problem_{villages}_{code_version()}.pkl"
+    path = CACHE / f"problem_{villages}_{spacing_m:.0f}m_{code_version()}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())
     scenario = Scenario.model_validate(
@@ -73,6 +79,7 @@ def instance(villages: int) -> object:
             "name": f"bench{villages}",
             "region": {"synthetic": {"villages": villages, "seed": 1}},
             "policy": {"budget_usd": BUDGET_PER_VILLAGE_USD * villages},
+            "engineering": {"radio": {"candidate_spacing_m": spacing_m}},
         }
     )
     problem = prepare(scenario).problem
@@ -91,14 +98,14 @@ def frontier_budgets(problem: object) -> np.ndarray:
     return np.linspace(0.01, 1.0, FRONTIER_BUDGETS) * top
 
 
-def run_one(size: str, method: str, time_limit_s: float, budgets: int) -> dict:
+def run_one(size: str, method: str, time_limit_s: float, budgets: int, spacing_m: float) -> dict:
     """One (size, method) run in this process; returns its figures."""
     from coverageplan.optimize import frontier, solve
     from coverageplan.optimize.milp import build_formulation
     from coverageplan.optimize.reference import reference_model, solve_reference
 
-    problem = instance(SIZES[size])
-    figures: dict = {"size": size, "method": method, "villages": problem.n_villages}  # type: ignore[attr-defined]
+    problem = instance(SIZES[size], spacing_m)
+    figures: dict = {"size": size, "method": method, "sites": problem.n_sites}  # type: ignore[attr-defined]
     if method in ("milp", "decompose", "priced"):
         started = time.perf_counter()
         build_formulation(problem)  # type: ignore[arg-type]
@@ -147,9 +154,10 @@ def run_one(size: str, method: str, time_limit_s: float, budgets: int) -> dict:
     return figures
 
 
-def in_child(size: str, method: str, time_limit_s: float, budgets: int) -> dict:
+def in_child(size: str, method: str, time_limit_s: float, budgets: int, spacing_m: float) -> dict:
     """run_one in a fresh interpreter, so peak memory and imports are its own."""
-    command = [sys.executable, __file__, "--one", size, method, str(time_limit_s), str(budgets)]
+    command = [sys.executable, __file__, "--one", size, method]
+    command += [str(time_limit_s), str(budgets), str(spacing_m)]
     completed = subprocess.run(command, check=False, capture_output=True, text=True)
     if completed.returncode != 0:
         print(completed.stderr, file=sys.stderr)
@@ -163,7 +171,8 @@ def show(row: dict) -> str:
         return format(value, form) if isinstance(value, float | int) else "-"
 
     return (
-        f"{row['size']:>5} {row['method']:<9} build {number('build_s', '7.2f')} s  "
+        f"{row['size']:>5} {number('sites', '5d')} sites {row['method']:<9} "
+        f"build {number('build_s', '7.2f')} s  "
         f"solve {number('solve_s', '7.2f')} s  objective {number('objective', '14.6g')}  "
         f"bound {number('bound', '14.6g')}  gap {number('gap', '8.4%')}  "
         f"peak {number('peak_gb', '5.2f')} GB  {row.get('status', '')}"
@@ -176,12 +185,19 @@ def main() -> int:
     parser.add_argument("--methods", nargs="+", default=["milp", "frontier", "baseline"])
     parser.add_argument("--time-limit", type=float, default=60.0, help="per run (s)")
     parser.add_argument("--baseline-limit", type=float, default=600.0, help="CBC's limit (s)")
+    parser.add_argument(
+        "--candidate-spacing",
+        type=float,
+        default=CANDIDATE_SPACING_M,
+        help="metres between generated candidate sites",
+    )
     parser.add_argument("--smoke", action="store_true", help="1k only, short limits")
-    parser.add_argument("--one", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        size, method, limit, budgets = args.one
-        print(json.dumps(run_one(size, method, float(limit), int(budgets)), default=float))
+        size, method, limit, budgets, spacing = args.one
+        figures = run_one(size, method, float(limit), int(budgets), float(spacing))
+        print(json.dumps(figures, default=float))
         return 0
     sizes = ["1k"] if args.smoke else args.sizes
     budgets = 10 if args.smoke else FRONTIER_BUDGETS
@@ -193,7 +209,7 @@ def main() -> int:
             limit = args.baseline_limit if method == "baseline" else args.time_limit
             if args.smoke:
                 limit = min(limit, 20.0)
-            row = in_child(size, method, limit, budgets)
+            row = in_child(size, method, limit, budgets, args.candidate_spacing)
             rows.append(row)
             print(show(row), flush=True)
     by_key = {(row["size"], row["method"]): row for row in rows}

@@ -344,3 +344,29 @@ def test_budget_respected_and_coverage_grows_with_budget(seed: int, fractions: l
         assert plan.total_cost <= problem.budget
         assert plan.objective >= previous - 1e-9
         previous = plan.objective
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_priced_milp_bound_lies_between_the_optimum_and_the_lp_bound(seed: int) -> None:
+    """H(λ) + λ b bounds every plan within b, and is no weaker than the LP's line at λ."""
+    from coverageplan.optimize.milp import PricedRelaxation, build_formulation
+    from coverageplan.optimize.solve import priced_milp
+
+    problem = random_problem(seed, extended=seed % 2 == 1)
+    formulation = build_formulation(problem)
+    if formulation.budget_row < 0:
+        pytest.skip("no budget row to price")
+    best = brute_force(problem) / formulation.benefit_scale
+    budget = formulation.row_upper[formulation.budget_row]
+    relaxation = PricedRelaxation(formulation)
+    for price in (0.0, 0.3, 1.0, 3.0):
+        lp_line = relaxation.solve(price, time_limit_s=10).bound + price * budget
+        bound, values = priced_milp(
+            formulation, price, lp_bound=lp_line, time_limit_s=10, mip_gap=0.0
+        )
+        assert best - 1e-7 <= bound <= lp_line + 1e-7
+        if values is not None:  # a solution of every row but the budget
+            activity = formulation.a_matrix @ values
+            others = np.arange(len(activity)) != formulation.budget_row
+            assert (activity[others] <= formulation.row_upper[others] + 1e-7).all()
+            assert (activity[others] >= formulation.row_lower[others] - 1e-7).all()

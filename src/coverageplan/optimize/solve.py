@@ -3,19 +3,24 @@
 With HiGHS the MILP is solved *LP-guided*: the LP relaxation (within a
 fraction of a percent of the optimum on these structures) gives the bound; a
 MILP restricted to the LP's support, with the sites and trenches the LP
-builds whole fixed, gives the plan; only when that plan is not within
-``mip_gap`` of the LP bound does the full MILP run, for the time left, and
-the better of the two plans is kept. Under a budget the LP is solved through
-its Lagrangian dual, a few priced LPs without the budget row (at 10,000
-villages ~0.3 s against ~0.5 s for the LP with the row, at 50,000 a few
-seconds against ~11 s). HiGHS alone on the full 50k model stopped at its
-limit with a 4-5 % gap (benchmarks/optimizer_scale.py).
+builds whole fixed, gives the plan. Under a budget the LP is solved
+through its Lagrangian dual, a few priced LPs without the budget row (at
+10,000 villages ~0.3 s against ~0.5 s for the LP with the row, at 50,000 a
+few seconds against ~11 s). Dense, overlapping candidate sites leave the LP
+bound 0.1–0.2 % above the optimum; then the MILP at the budget's price,
+still without the budget row, gives a tighter bound (its cuts) and an
+integer solution to restrict around. Only when the gap is still open does
+the full MILP run, for the time left, and the best plan is kept. HiGHS
+alone on the full 50k model stopped at its limit with a 4–6 % gap
+(benchmarks/optimizer_scale.py).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -28,6 +33,7 @@ from coverageplan.optimize.milp import (
     PricedRelaxation,
     SolverResult,
     build_formulation,
+    priced,
     solve_fixed,
     solve_highs,
     solve_pulp,
@@ -104,10 +110,27 @@ def lp_restrictions(
     ]
 
 
+@dataclass(frozen=True)
+class LPGuide:
+    """What the LP tells the MILP: its bound (scaled), solutions and the budget's price.
+
+    ``values`` is the LP solution (the poorer of the two that bracket the
+    budget's price), ``richer_values`` the one spending more (None: only one
+    LP), ``price`` the price whose line h(λ) + λ b gives ``bound`` (None
+    when the budgeted LP was solved). Solutions None: no LP solution.
+    """
+
+    status: str
+    bound: float
+    values: np.ndarray | None = None
+    richer_values: np.ndarray | None = None
+    price: float | None = None
+
+
 def lp_guide(
     formulation: Formulation, *, time_limit_s: float, mip_gap: float, start_price: float | None
-) -> tuple[str, float, np.ndarray | None, np.ndarray | None]:
-    """(status, LP bound, LP solution, richer LP solution or None) for the LP-guided MILP.
+) -> LPGuide:
+    """The LP bound and solutions for the LP-guided MILP.
 
     With a budget row and a ``start_price`` the LP is solved through its
     Lagrangian dual: priced LPs without the budget row (far easier for the
@@ -115,7 +138,7 @@ def lp_guide(
     budget's price (:func:`~coverageplan.optimize.frontier.budget_bracket`);
     the least h(λ) + λ b bounds the LP, and the two bracketing LPs guide the
     MILP. Otherwise, or when that search ends without a bracket, the
-    budgeted LP itself. Solutions None: no LP solution.
+    budgeted LP itself.
     """
     started = time.perf_counter()
     if start_price is not None and formulation.budget_row >= 0:
@@ -130,21 +153,22 @@ def lp_guide(
             tolerance=mip_gap * SUB_GAP_SHARE,
         )
         if status == "infeasible":  # the rows beside the budget, at any price
-            return status, -np.inf, None, None
+            return LPGuide(status, -np.inf)
         pair = bracket(points, budget)
         free = [point for point in points if point.price == 0 and point.spend <= budget]
         if pair is None and free:
             pair = (free[0], free[0])  # the budget does not bind: LP(b) = h(0)
         if pair is not None:
-            bound = min(point.value + point.price * budget for point in points)
+            best = min(points, key=lambda point: point.value + point.price * budget)
             richer, poorer = (point.lp_values.astype(float) for point in pair)
-            return "optimal", bound, poorer, richer
+            bound = best.value + best.price * budget
+            return LPGuide("optimal", bound, poorer, richer, best.price)
         log.info("price search found no bracket (%s): solving the budgeted LP", status)
     left = max(time_limit_s - (time.perf_counter() - started), 0.0)
     relaxation = solve_highs(formulation, time_limit_s=left, mip_gap=mip_gap, integer=False)
     if relaxation.status != "optimal":
-        return relaxation.status, relaxation.bound, None, None
-    return "optimal", relaxation.bound, relaxation.values, None
+        return LPGuide(relaxation.status, relaxation.bound)
+    return LPGuide("optimal", relaxation.bound, relaxation.values)
 
 
 def solve_lp_guided(
@@ -154,62 +178,149 @@ def solve_lp_guided(
     mip_gap: float,
     start_price: float | None = None,
 ) -> SolverResult:
-    """LP bound, restricted MILPs for the plan, full MILP only if the gap is still open.
+    """LP bound, restricted MILPs for the plan; a priced MILP, then the full one, if still open.
 
     ``start_price`` (scaled benefit per money) lets :func:`lp_guide` find the
     LP bound by pricing the budget row instead of solving with it. The
     restrictions (:func:`lp_restrictions`) are tried narrowest first, until
-    one's plan is within ``mip_gap`` of the bound.
+    one's plan is within ``mip_gap`` of the bound. Where dense, overlapping
+    sites leave the LP bound too far above every plan, the MILP at the
+    budget's price without the budget row (:func:`priced_milp`) gives a
+    tighter bound and an integer plan to restrict around; the full MILP runs
+    only if that still leaves the gap open.
     """
     started = time.perf_counter()
 
     def remaining() -> float:
         return max(time_limit_s - (time.perf_counter() - started), 0.0)
 
-    status, bound, lp_values, richer_values = lp_guide(
+    guide = lp_guide(
         formulation, time_limit_s=time_limit_s, mip_gap=mip_gap, start_price=start_price
     )
-    if status == "infeasible":
+    if guide.status == "infeasible":
         return SolverResult(None, -np.inf, "infeasible", "highs", time.perf_counter() - started)
     lp_seconds = time.perf_counter() - started
-    values, objective = None, -np.inf
-    restrictions = []
-    if lp_values is not None:
-        restrictions = lp_restrictions(formulation, lp_values, richer_values)
-    for lower, upper in restrictions:
-        if remaining() <= 0 or within_gap(objective, bound, mip_gap):
-            break
-        # The restricted model is small: solve it tighter so its plan meets mip_gap
-        # against the LP bound, not only against its own.
-        restricted_values = solve_fixed(
-            formulation, lower, upper, time_limit_s=remaining(), mip_gap=mip_gap * SUB_GAP_SHARE
-        )
-        if restricted_values is not None:
-            restricted_objective = float(formulation.objective @ restricted_values)
-            if restricted_objective > objective:
-                values, objective = restricted_values, restricted_objective
+    bound, best = guide.bound, Incumbent(formulation)
+    lp_restricted = []
+    if guide.values is not None:
+        lp_restricted = lp_restrictions(formulation, guide.values, guide.richer_values)
+        best.try_restrictions(lp_restricted[:1], bound, mip_gap, remaining)
     log.info(
         "LP bound %.6g (%.1f s); restricted MILP plan %.6g (%.1f s in all)",
         bound,
         lp_seconds,
-        objective,
+        best.objective,
         time.perf_counter() - started,
     )
-    if values is None or not within_gap(objective, bound, mip_gap):
+    if not within_gap(best.objective, bound, mip_gap) and guide.price is not None:
+        priced_bound, integer = priced_milp(
+            formulation,
+            guide.price,
+            lp_bound=bound,
+            time_limit_s=remaining() * PRICED_TIME_SHARE,
+            mip_gap=mip_gap,
+        )
+        bound = min(bound, priced_bound)
+        if integer is not None:
+            budget_row = formulation.budget_row
+            if formulation.money @ integer <= formulation.row_upper[budget_row]:
+                best.offer(integer)
+            if guide.values is not None:
+                restrictions = lp_restrictions(formulation, guide.values, integer)
+                best.try_restrictions(restrictions, bound, mip_gap, remaining)
+        log.info(
+            "priced MILP bound %.6g; plan %.6g (%.1f s in all)",
+            bound,
+            best.objective,
+            time.perf_counter() - started,
+        )
+    best.try_restrictions(lp_restricted[1:], bound, mip_gap, remaining)
+    if best.values is None or not within_gap(best.objective, bound, mip_gap):
         if remaining() > 0:
             full = solve_highs(formulation, time_limit_s=remaining(), mip_gap=mip_gap)
             bound = min(bound, full.bound)
             if full.values is not None:
-                full_objective = float(formulation.objective @ full.values)
-                if full_objective > objective:
-                    values, objective = full.values, full_objective
+                best.offer(full.values)
             if full.status == "infeasible":
                 return full
     elapsed = time.perf_counter() - started
-    if values is None:
+    if best.values is None:
         return SolverResult(None, bound, "no_solution", "highs", elapsed)
-    status = "optimal" if within_gap(objective, bound, mip_gap) else "time_limit"
-    return SolverResult(values, bound, status, "highs", elapsed)
+    status = "optimal" if within_gap(best.objective, bound, mip_gap) else "time_limit"
+    return SolverResult(best.values, bound, status, "highs", elapsed)
+
+
+PRICED_TIME_SHARE = 0.6  # of the time left, for the priced MILP's bound
+PRICED_GAP_SHARE = 0.5  # the priced MILP's gap, as a share of the requested one (of the bound)
+
+
+def priced_milp(
+    formulation: Formulation,
+    price: float,
+    *,
+    lp_bound: float,
+    time_limit_s: float,
+    mip_gap: float,
+) -> tuple[float, np.ndarray | None]:
+    """(bound, rounded solution or None) from the MILP at the budget's ``price``, budget row out.
+
+    For any price λ and any plan within budget b, benefit ≤ H(λ) + λ b, where
+    H is the priced MILP's optimum (Lagrangian relaxation of the budget
+    row); HiGHS's dual bound on H keeps that true when it stops early. Its
+    cuts close most of the LP's integrality gap over covering sites (at
+    50,000 villages with ~5,000 candidate sites, 0.13 % of 0.2 %), and
+    without the budget row the MILP is far easier than the budgeted one.
+    Its gap on H is set so the bound is within ``PRICED_GAP_SHARE`` of
+    ``mip_gap`` of ``lp_bound``.
+    """
+    budget = float(formulation.row_upper[formulation.budget_row])
+    lp_value = lp_bound - price * budget  # the priced LP's h(λ), the MILP's root
+    relative = PRICED_GAP_SHARE * mip_gap * abs(lp_bound) / max(abs(lp_value), 1e-9)
+    result = solve_highs(priced(formulation, price), time_limit_s=time_limit_s, mip_gap=relative)
+    bound = result.bound + price * budget if np.isfinite(result.bound) else np.inf
+    values = None if result.values is None else np.round(result.values)
+    return bound, values
+
+
+class Incumbent:
+    """The best plan found so far for a formulation (values None: none yet)."""
+
+    def __init__(self, formulation: Formulation) -> None:
+        self.formulation = formulation
+        self.values: np.ndarray | None = None
+        self.objective = -np.inf
+
+    def offer(self, values: np.ndarray) -> None:
+        """Keep ``values`` if it beats the incumbent (it must meet every row)."""
+        objective = float(self.formulation.objective @ values)
+        if objective > self.objective:
+            self.values, self.objective = values, objective
+
+    def try_restrictions(
+        self,
+        restrictions: list[tuple[np.ndarray, np.ndarray]],
+        bound: float,
+        mip_gap: float,
+        remaining: Callable[[], float],
+    ) -> None:
+        """Restricted MILPs in order, until one's plan is within ``mip_gap`` of ``bound``.
+
+        The restricted models are small: each is solved tighter (to
+        ``SUB_GAP_SHARE`` of the gap) so its plan meets ``mip_gap`` against
+        ``bound``, not only against its own.
+        """
+        for lower, upper in restrictions:
+            if remaining() <= 0 or within_gap(self.objective, bound, mip_gap):
+                return
+            values = solve_fixed(
+                self.formulation,
+                lower,
+                upper,
+                time_limit_s=remaining(),
+                mip_gap=mip_gap * SUB_GAP_SHARE,
+            )
+            if values is not None:
+                self.offer(values)
 
 
 def _run_backend(
