@@ -318,8 +318,27 @@ def test_a_plan_breaking_constraints_is_refused(monkeypatch) -> None:
     monkeypatch.setattr(solve_module, "solve_highs", overspend)
     monkeypatch.setattr(milp, "solve_highs", overspend)  # the restricted MILP's too
     problem = Problem(cost=[[5.0], [5.0]], benefit=[[1.0], [1.0]], budget=5.0)
+    plan = solve(problem)  # every solver plan overspends: only the floored LP plan is left
+    assert plan.total_cost <= problem.budget
+    assert plan.status != "optimal" and plan.gap > 0
+
+
+def test_a_plan_breaking_a_constraint_raises() -> None:
+    from coverageplan.optimize.milp import build_formulation
+    from coverageplan.optimize.solve import checked_plan
+
+    problem = Problem(cost=[[5.0], [5.0]], benefit=[[1.0], [1.0]], budget=5.0)
+    both = (np.array([0, 0]), np.zeros(0, bool), np.zeros(2, bool), np.array([-1, -1]))
     with pytest.raises(SolverError, match="budget is exceeded"):
-        solve(problem)
+        checked_plan(
+            problem,
+            both,
+            scaled_bound=1.0,
+            formulation=build_formulation(problem),
+            status="optimal",
+            solver="highs",
+            solve_time_s=0.0,
+        )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -370,3 +389,25 @@ def test_the_priced_milp_bound_lies_between_the_optimum_and_the_lp_bound(seed: i
             others = np.arange(len(activity)) != formulation.budget_row
             assert (activity[others] <= formulation.row_upper[others] + 1e-7).all()
             assert (activity[others] >= formulation.row_lower[others] - 1e-7).all()
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_the_floored_lp_plan_meets_every_row(seed: int) -> None:
+    """solve's safety-net plan: the LP rounded down, options on fractional sites dropped."""
+    from coverageplan.optimize.milp import build_formulation, solve_highs
+    from coverageplan.optimize.solve import floor_plan
+
+    problem = random_problem(seed, extended=seed % 2 == 1)
+    formulation = build_formulation(problem)
+    lp = solve_highs(formulation, time_limit_s=10, mip_gap=0.0, integer=False)
+    if lp.values is None:
+        pytest.skip("the LP has no solution")
+    values = floor_plan(formulation, lp.values)
+    if values is None:
+        assert problem.target_required.any()  # only a target's lower limit can break
+        return
+    assert set(np.unique(values)) <= {0.0, 1.0}
+    activity = formulation.a_matrix @ values
+    assert (activity <= formulation.row_upper + 1e-9).all()
+    assert (activity >= formulation.row_lower - 1e-9).all()
+    assert formulation.objective @ values <= lp.bound + 1e-9

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -76,6 +76,7 @@ def ancestors_of(parent: np.ndarray, selected: np.ndarray) -> np.ndarray:
 INTEGRAL = 1e-6  # an LP value this close to 0 or 1 counts as integral
 SUB_GAP_SHARE = 0.1  # the restricted MILP's own gap, as a share of the requested gap
 OBJECTIVE_TOLERANCE = 1e-9  # scaled objective units: solver round-off, not a gap
+ROW_TOLERANCE = 1e-6  # relative row violation allowed in a solver's plan (HiGHS's MIP feasibility)
 
 
 def within_gap(objective: float, bound: float, mip_gap: float) -> bool:
@@ -203,6 +204,9 @@ def solve_lp_guided(
     bound, best = guide.bound, Incumbent(formulation)
     lp_restricted = []
     if guide.values is not None:
+        floored = floor_plan(formulation, guide.values)
+        if floored is not None:  # a safety net: a plan even if every MILP below stops empty
+            best.offer(floored)
         lp_restricted = lp_restrictions(formulation, guide.values, guide.richer_values)
         best.try_restrictions(lp_restricted[:1], bound, mip_gap, remaining)
     log.info(
@@ -246,7 +250,10 @@ def solve_lp_guided(
     elapsed = time.perf_counter() - started
     if best.values is None:
         return SolverResult(None, bound, "no_solution", "highs", elapsed)
-    status = "optimal" if within_gap(best.objective, bound, mip_gap) else "time_limit"
+    if within_gap(best.objective, bound, mip_gap):
+        status = "optimal"
+    else:
+        status = "time_limit" if remaining() <= 0 else "feasible"
     return SolverResult(best.values, bound, status, "highs", elapsed)
 
 
@@ -282,6 +289,32 @@ def priced_milp(
     return bound, values
 
 
+def floor_plan(formulation: Formulation, lp_values: np.ndarray) -> np.ndarray | None:
+    """The LP solution rounded down, with village options whose rows then break dropped.
+
+    Rounding down only lowers every row's activity except where an option
+    leaned on a fractional site or trench; those options (x columns in a
+    broken row) are set to 0. None when rows still break (e.g. a target's
+    lower limit).
+    """
+    values = np.floor(lp_values + INTEGRAL)
+    matrix = formulation.a_matrix.tocsr()
+    broken = matrix @ values > formulation.row_upper + ROW_TOLERANCE
+    if broken.any():
+        rows = matrix[np.flatnonzero(broken)].tocoo()
+        leaning = rows.col[(rows.data > 0) & (rows.col < formulation.n_x)]
+        values[leaning] = 0.0
+    return values if meets_rows(formulation, values) else None
+
+
+def meets_rows(formulation: Formulation, values: np.ndarray) -> bool:
+    """True when ``values`` keeps every row within its limits (to ``ROW_TOLERANCE``, relative)."""
+    activity = formulation.a_matrix @ values
+    slack = ROW_TOLERANCE * np.maximum(1.0, np.abs(activity))
+    above = activity > formulation.row_upper + slack
+    return not (above.any() or (activity < formulation.row_lower - slack).any())
+
+
 class Incumbent:
     """The best plan found so far for a formulation (values None: none yet)."""
 
@@ -291,7 +324,10 @@ class Incumbent:
         self.objective = -np.inf
 
     def offer(self, values: np.ndarray) -> None:
-        """Keep ``values`` if it beats the incumbent (it must meet every row)."""
+        """Keep ``values`` if it meets every row and beats the incumbent."""
+        if not meets_rows(self.formulation, values):
+            log.warning("a solver returned a plan that breaks rows; it is not used")
+            return
         objective = float(self.formulation.objective @ values)
         if objective > self.objective:
             self.values, self.objective = values, objective
@@ -461,7 +497,7 @@ def solve(
             f"no plan meets every target ({', '.join(problem.target_names) or 'none'}) "
             f"within the constraints; solver status {result.status}"
         )
-    return checked_plan(
+    plan = checked_plan(
         problem,
         decided,
         scaled_bound=bounds[0],
@@ -471,6 +507,11 @@ def solve(
         solve_time_s=solve_time_s,
         goal=goal,
     )
+    if plan.status == "optimal" and margin > 0:  # proven on a tightened budget, not on this one
+        scale = formulation.benefit_scale if goal == "max_benefit" else -formulation.money_scale
+        if not within_gap(plan.objective / scale, plan.bound / scale, mip_gap):
+            plan = replace(plan, status="feasible")
+    return plan
 
 
 def checked_plan(
