@@ -411,3 +411,33 @@ def test_the_floored_lp_plan_meets_every_row(seed: int) -> None:
     assert (activity <= formulation.row_upper + 1e-9).all()
     assert (activity >= formulation.row_lower - 1e-9).all()
     assert formulation.objective @ values <= lp.bound + 1e-9
+
+
+def test_a_run_past_its_deadline_is_killed() -> None:
+    """A child that ignores every limit (here: sleeps) is killed at the deadline: None."""
+    import time
+
+    from coverageplan.optimize.milp import call_with_deadline
+
+    started = time.perf_counter()
+    assert call_with_deadline(1.0, time.sleep, 60) is None
+    assert time.perf_counter() - started < 20
+
+
+def test_an_error_in_the_child_is_raised_in_the_parent() -> None:
+    from coverageplan.optimize.milp import call_with_deadline
+
+    with pytest.raises(ValueError, match="could not convert"):
+        call_with_deadline(60.0, float, "not a number")
+
+
+def test_the_full_milp_in_a_child_equals_the_one_in_process(monkeypatch) -> None:
+    import importlib
+
+    solve_module = importlib.import_module("coverageplan.optimize.solve")
+    problem = random_problem(3, extended=True)
+    in_process = solve(problem, mip_gap=0.0)
+    monkeypatch.setattr(solve_module, "CHILD_PROCESS_COLUMNS", 0)
+    monkeypatch.setattr(solve_module, "within_gap", lambda *args: False)  # force the full MILP
+    in_child = solve(problem, mip_gap=0.0)
+    assert in_child.objective == pytest.approx(in_process.objective, rel=1e-9, abs=1e-9)

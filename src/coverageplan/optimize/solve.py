@@ -36,6 +36,7 @@ from coverageplan.optimize.milp import (
     priced,
     solve_fixed,
     solve_highs,
+    solve_highs_in_child,
     solve_pulp,
     with_budget_margin,
 )
@@ -241,7 +242,9 @@ def solve_lp_guided(
     best.try_restrictions(lp_restricted[1:], bound, mip_gap, remaining)
     if best.values is None or not within_gap(best.objective, bound, mip_gap):
         if remaining() > 0:
-            full = solve_highs(formulation, time_limit_s=remaining(), mip_gap=mip_gap)
+            large = formulation.objective.size >= CHILD_PROCESS_COLUMNS
+            full_milp = solve_highs_in_child if large else solve_highs
+            full = full_milp(formulation, time_limit_s=remaining(), mip_gap=mip_gap)
             bound = min(bound, full.bound)
             if full.values is not None:
                 best.offer(full.values)
@@ -257,6 +260,7 @@ def solve_lp_guided(
     return SolverResult(best.values, bound, status, "highs", elapsed)
 
 
+CHILD_PROCESS_COLUMNS = 20_000  # a full MILP this large runs in a child, killed if it overruns
 PRICED_TIME_SHARE = 0.6  # of the time left, for the priced MILP's bound
 PRICED_GAP_SHARE = 0.5  # the priced MILP's gap, as a share of the requested one (of the bound)
 
