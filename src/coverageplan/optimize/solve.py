@@ -298,25 +298,29 @@ def floor_plan(formulation: Formulation, lp_values: np.ndarray) -> np.ndarray | 
 
     Rounding down only lowers every row's activity except where an option
     leaned on a fractional site or trench; those options (x columns in a
-    broken row) are set to 0. None when rows still break (e.g. a target's
-    lower limit).
+    row over its upper limit) are set to 0. None when rows still break
+    (e.g. a target's lower limit).
     """
     values = np.floor(lp_values + INTEGRAL)
-    matrix = formulation.a_matrix.tocsr()
-    broken = matrix @ values > formulation.row_upper + ROW_TOLERANCE
-    if broken.any():
-        rows = matrix[np.flatnonzero(broken)].tocoo()
+    above, _ = row_violations(formulation, values)
+    if above.any():
+        rows = formulation.a_matrix.tocsr()[np.flatnonzero(above)].tocoo()
         leaning = rows.col[(rows.data > 0) & (rows.col < formulation.n_x)]
         values[leaning] = 0.0
     return values if meets_rows(formulation, values) else None
 
 
-def meets_rows(formulation: Formulation, values: np.ndarray) -> bool:
-    """True when ``values`` keeps every row within its limits (to ``ROW_TOLERANCE``, relative)."""
+def row_violations(formulation: Formulation, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(above, below) masks: rows past their upper or lower limit (``ROW_TOLERANCE``, relative)."""
     activity = formulation.a_matrix @ values
     slack = ROW_TOLERANCE * np.maximum(1.0, np.abs(activity))
-    above = activity > formulation.row_upper + slack
-    return not (above.any() or (activity < formulation.row_lower - slack).any())
+    return activity > formulation.row_upper + slack, activity < formulation.row_lower - slack
+
+
+def meets_rows(formulation: Formulation, values: np.ndarray) -> bool:
+    """True when ``values`` keeps every row within its limits."""
+    above, below = row_violations(formulation, values)
+    return not (above.any() or below.any())
 
 
 class Incumbent:
