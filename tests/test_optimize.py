@@ -391,6 +391,39 @@ def test_the_priced_milp_bound_lies_between_the_optimum_and_the_lp_bound(seed: i
             assert (activity[others] >= formulation.row_lower[others] - 1e-7).all()
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_a_plan_cut_back_within_its_infrastructure(seed: int) -> None:
+    """The MILP bounded by a plan's sites and trenches keeps to them and to the budget.
+
+    From the unbudgeted plan (priced at 0, so overspending) it returns a plan
+    within budget no better than the optimum; from the optimal plan's own
+    infrastructure it finds the optimum again.
+    """
+    from coverageplan.optimize.milp import build_formulation, solve_fixed, solve_highs
+    from coverageplan.optimize.solve import meets_rows, priced_milp, within_infrastructure
+
+    problem = random_problem(seed, extended=seed % 2 == 1)
+    formulation = build_formulation(problem)
+    if formulation.budget_row < 0:
+        pytest.skip("no budget row")
+    optimal = solve_highs(formulation, time_limit_s=10, mip_gap=0.0)
+    if optimal.values is None:
+        pytest.skip("no plan at this budget")
+    _, everything = priced_milp(formulation, 0.0, lp_bound=1.0, time_limit_s=10, mip_gap=0.0)
+    f = formulation
+    infrastructure = slice(f.n_x, f.n_x + f.n_y + f.n_g)
+    for plan in (everything, np.round(optimal.values)):
+        lower, upper = within_infrastructure(f, plan)
+        values = solve_fixed(f, lower, upper, time_limit_s=10, mip_gap=0.0)
+        if values is None:
+            assert problem.target_required.any()  # only a target can leave no plan
+            continue
+        assert meets_rows(f, values)
+        assert (values[infrastructure] <= plan[infrastructure]).all()
+        assert f.objective @ values <= optimal.bound + 1e-7
+    assert f.objective @ values >= f.objective @ np.round(optimal.values) - 1e-7
+
+
 @pytest.mark.parametrize("seed", range(60))
 def test_the_floored_lp_plan_meets_every_row(seed: int) -> None:
     """solve's safety-net plan: the LP rounded down, options on fractional sites dropped."""
