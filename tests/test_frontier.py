@@ -208,3 +208,18 @@ def test_the_frontier_is_the_same_on_every_run(synthetic_problem) -> None:
     for one, other in zip(first, second, strict=True):
         assert one.objective == other.objective and one.bound == other.bound
         assert (one.choice == other.choice).all() and one.status == other.status
+
+
+def test_rounding_in_a_worker_process_gives_the_same_frontier(synthetic_problem, monkeypatch):
+    """Large problems round each price in a worker beside the next LP: same plans."""
+    import importlib
+
+    frontier_module = importlib.import_module("coverageplan.optimize.frontier")
+    budgets = np.linspace(0.02, 0.4, 8) * spend_ceiling(synthetic_problem)
+    here = frontier(synthetic_problem, budgets, time_limit_s=120)
+    monkeypatch.setattr(frontier_module, "PARALLEL_ROUNDING_COLUMNS", 0)
+    monkeypatch.setattr(frontier_module.os, "cpu_count", lambda: 2)
+    there = frontier(synthetic_problem, budgets, time_limit_s=120)
+    for one, other in zip(here, there, strict=True):
+        assert one.objective == other.objective and one.bound == other.bound
+        assert (one.choice == other.choice).all() and one.status == other.status

@@ -464,6 +464,40 @@ def test_an_error_in_the_child_is_raised_in_the_parent() -> None:
         call_with_deadline(60.0, float, "not a number")
 
 
+def test_a_worker_returns_results_in_order_and_raises_its_errors() -> None:
+    import math
+
+    from coverageplan.optimize.milp import ChildWorker
+
+    worker = ChildWorker()
+    try:
+        for value in (1.0, 4.0, 9.0):
+            worker.submit(math.sqrt, value)
+        worker.submit(print, "to stderr, not into the replies")
+        assert [worker.result() for _ in range(3)] == [1.0, 2.0, 3.0]
+        assert worker.result() is None
+        worker.submit(float, "not a number")
+        with pytest.raises(ValueError, match="could not convert"):
+            worker.result()
+        worker.submit(math.sqrt, 16.0)  # still serving after an error
+        assert worker.result() == 4.0
+    finally:
+        worker.close()
+    assert worker.process.returncode == 0
+
+
+def test_a_dead_worker_is_reported() -> None:
+    import os
+
+    from coverageplan.optimize.milp import ChildWorker
+
+    worker = ChildWorker()
+    worker.submit(os._exit, 3)
+    with pytest.raises(RuntimeError, match="exit code 3"):
+        worker.result()
+    worker.close()
+
+
 def test_the_full_milp_in_a_child_equals_the_one_in_process(monkeypatch) -> None:
     import importlib
 

@@ -13,7 +13,9 @@ against ~20 s with it.
   planes), for the open budget nearest the last price (so the LP re-solves
   warm); at a tie the price a hair beside it finds the tie's other end.
 * **Plans.** Each price's LP is rounded (its integral columns fixed, a small
-  MILP over the rest): the best plan for what it spends. Greedy upgrades
+  MILP over the rest, solved to half the gap on the whole priced plan): the
+  best plan for what it spends. On large problems a worker process rounds
+  each price while this one solves the next LP. Greedy upgrades
   (:func:`upgrades`) grow it into plans for larger budgets; for a budget
   between two prices, the poorer plan is also upgraded using only the
   options the richer LP uses (:func:`_guided_fill`). A budget buys the
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -39,6 +42,7 @@ import numpy as np
 from scipy import sparse
 
 from coverageplan.optimize.milp import (
+    ChildWorker,
     Formulation,
     PricedRelaxation,
     SolverResult,
@@ -80,6 +84,8 @@ SPREAD_SHARE = 0.005  # ... or once the prices either side of it differ this lit
 BRACKET_STEP = 1.1  # first price factor towards a budget the points do not yet surround ...
 MAX_ONE_SIDED = 8  # ... squared at each further step, this many steps at most
 BRACKET_SPREAD = 0.05  # one budget's bracket is close once its ends differ this little (of b)
+ROUNDING_GAP_SHARE = 0.5  # a price's rounding MILP: its gap on the whole priced plan, of mip_gap
+PARALLEL_ROUNDING_COLUMNS = 20_000  # from this many columns prices are rounded in a worker
 
 
 @dataclass(frozen=True)
@@ -439,30 +445,90 @@ def _valid(problem: Problem, decided: Decided, budget: float) -> bool:
     return plan_cost(problem, *decided[:3]) <= budget and not plan_violations(problem, *decided)
 
 
-def _priced_plan(
-    relaxation: PricedRelaxation,
+def _round_point(
     problem: Problem,
+    formulation: Formulation,
     usable: np.ndarray,
-    price: float,
+    point: PricePoint,
     time_left_s: float,
     mip_gap: float,
-) -> tuple[PricePoint | None, Upgrades | None, str]:
-    """The LP at ``price`` with its rounded plan, that plan's upgrades (None: none), LP status."""
-    point, status = _price_point(relaxation, price, time_left_s)
-    if point is None:
-        return None, None, status
-    formulation = relaxation.formulation
+) -> tuple[Decided | None, Upgrades | None]:
+    """A price's LP rounded into a plan (None: none) and that plan's upgrades."""
     decided = _rounded(
         problem,
         formulation,
-        priced(formulation, price),
+        priced(formulation, point.price),
         point.lp_values.astype(float),
         time_left_s=time_left_s,
-        mip_gap=mip_gap * SUB_GAP_SHARE,
+        mip_gap=mip_gap * ROUNDING_GAP_SHARE,
     )
     if decided is None or plan_violations(problem, *decided):
-        return point, None, status
-    return replace(point, decided=decided), upgrades(problem, usable, decided), status
+        return None, None
+    return decided, upgrades(problem, usable, decided)
+
+
+_WORKER_ROUNDING: list[tuple[Problem, Formulation, np.ndarray]] = []
+
+
+def _init_rounding_worker(problem: Problem, formulation: Formulation, usable: np.ndarray) -> None:
+    _WORKER_ROUNDING[:] = [(problem, formulation, usable)]
+
+
+def _round_in_worker(
+    point: PricePoint, time_left_s: float, mip_gap: float
+) -> tuple[Decided | None, Upgrades | None]:
+    problem, formulation, usable = _WORKER_ROUNDING[0]
+    return _round_point(problem, formulation, usable, point, time_left_s, mip_gap)
+
+
+class _Rounder:
+    """Rounds price points: in a worker process for large problems, else in this one.
+
+    HiGHS's simplex is serial, so while this process solves the next priced
+    LP a worker rounds the last one on the second core (at 50,000 villages
+    each takes ~0.5 s, as long as a warm LP). Results are collected in
+    submission order at fixed points, so the plans do not depend on which
+    of the two finishes first.
+    """
+
+    def __init__(
+        self, problem: Problem, formulation: Formulation, usable: np.ndarray, mip_gap: float
+    ) -> None:
+        self.local = (problem, formulation, usable)
+        self.mip_gap = mip_gap
+        self.worker: ChildWorker | None = None
+        if formulation.objective.size >= PARALLEL_ROUNDING_COLUMNS and (os.cpu_count() or 1) > 1:
+            self.worker = ChildWorker()
+            self.worker.submit(_init_rounding_worker, *self.local)
+        self.pending: list[int | tuple[int, Decided | None, Upgrades | None]] = []
+
+    def submit(self, index: int, point: PricePoint, time_left_s: float) -> None:
+        """Start rounding ``point`` (the ``index``-th price point)."""
+        if self.worker is None:
+            self.pending.append(
+                (index, *_round_point(*self.local, point, time_left_s, self.mip_gap))
+            )
+        else:
+            self.worker.submit(_round_in_worker, point, time_left_s, self.mip_gap)
+            self.pending.append(index)
+
+    def collect(self) -> list[tuple[int, Decided | None, Upgrades | None]]:
+        """Every submitted rounding, in order, waiting for those still running."""
+        out = []
+        while self.worker is not None and self.worker.waiting > len(self.pending):
+            self.worker.result()  # the initialiser's
+        for job in self.pending:
+            if isinstance(job, tuple):
+                out.append(job)
+            else:
+                decided, extension = self.worker.result()  # type: ignore[union-attr,misc]
+                out.append((job, decided, extension))
+        self.pending = []
+        return out
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
 
 
 def _guided_fill(
@@ -666,57 +732,75 @@ def frontier(
     bounds = np.full(len(ascending), most)
     stuck = np.zeros(len(ascending), dtype=bool)  # budgets no new price can help
     filled_from: set[tuple[float, float]] = set()  # the price pairs guided fills came from
-    price = 0.0  # first: does the budget bind at all?
-    while time_left() > 0 and len(points) < MAX_PRICES:
-        point, extension, status = _priced_plan(
-            relaxation, top, usable, price, time_left(), mip_gap
-        )
-        if point is None:
-            infeasible = status == "infeasible"  # the rows beside the budget: at any price
-            break
-        points.append(point)
-        add(extension)
-        upper, reached, next_price, spread = lp_bounds(points, scaled_budgets)
-        bounds = np.minimum(most, upper * formulation.benefit_scale)
+    rounded: set[float] = set()  # prices whose rounding is in
+
+    def collect_roundings() -> None:
+        """Take in the roundings submitted so far; fill open budgets their prices bracket."""
+        for index, decided, extension in rounder.collect():
+            points[index] = replace(points[index], decided=decided)
+            rounded.add(points[index].price)
+            add(extension)
+        if not points:
+            return
         # Open budgets whose surrounding prices changed: the poorer plan upgraded
         # towards the richer LP.
         for open_budget in scaled_budgets[open_gaps() > mip_gap]:
             pair = bracket(points, float(open_budget))
-            if pair is not None and (pair[0].price, pair[1].price) not in filled_from:
+            if pair is None or pair[1].price not in rounded:
+                continue
+            if (pair[0].price, pair[1].price) not in filled_from:
                 filled_from.add((pair[0].price, pair[1].price))
                 add(_guided_fill(top, formulation, usable, *pair))
-        gap = open_gaps()
-        if len(points) == 1 and point.spend > scaled_budgets[0]:
-            price = max(point.value, 1e-12) / point.spend  # the average benefit per money
-            continue
-        # A budget wants a new price while its LP side is unsettled: no LP value near its
-        # bound at or below it, and the prices either side still far apart in spend.
-        wants_price = (
-            (gap > mip_gap)
-            & (_relative_gap(reached, upper) > mip_gap * LP_SHARE)
-            & (spread > SPREAD_SHARE * scaled_budgets)
-            & ~stuck
-        )
-        log.debug(
-            "frontier: %d prices, %d budgets open, %d want a price, widest %.3g",
-            len(points),
-            int((gap > mip_gap).sum()),
-            int(wants_price.sum()),
-            float(gap.max()),
-        )
-        # The open budget whose price is nearest the last one (the LP re-solves warm).
-        known = np.array([p.price for p in points])
-        chosen = None
-        for nearest in np.argsort(np.abs(next_price - price), kind="stable"):
-            if not wants_price[nearest]:
-                continue
-            chosen = _untried_price(float(next_price[nearest]), known)
-            if chosen is not None:
+
+    rounder = _Rounder(top, formulation, usable, mip_gap)
+    price = 0.0  # first: does the budget bind at all?
+    try:
+        while time_left() > 0 and len(points) < MAX_PRICES:
+            point, status = _price_point(relaxation, price, time_left())
+            if point is None:
+                infeasible = status == "infeasible"  # the rows beside the budget: at any price
                 break
-            stuck[nearest] = True
-        if chosen is None:
-            break
-        price = chosen
+            points.append(point)
+            upper, reached, next_price, spread = lp_bounds(points, scaled_budgets)
+            bounds = np.minimum(most, upper * formulation.benefit_scale)
+            # The last price's rounding ran beside this LP; this one's runs beside the next.
+            collect_roundings()
+            rounder.submit(len(points) - 1, point, time_left())
+            if len(points) == 1 and point.spend > scaled_budgets[0]:
+                price = max(point.value, 1e-12) / point.spend  # the average benefit per money
+                continue
+            # A budget wants a new price while its LP side is unsettled: no LP value near
+            # its bound at or below it, and the prices either side still far apart in spend.
+            gap = open_gaps()
+            wants_price = (
+                (gap > mip_gap)
+                & (_relative_gap(reached, upper) > mip_gap * LP_SHARE)
+                & (spread > SPREAD_SHARE * scaled_budgets)
+                & ~stuck
+            )
+            log.debug(
+                "frontier: %d prices, %d budgets open, %d want a price, widest %.3g",
+                len(points),
+                int((gap > mip_gap).sum()),
+                int(wants_price.sum()),
+                float(gap.max()),
+            )
+            # The open budget whose price is nearest the last one (the LP re-solves warm).
+            known = np.array([p.price for p in points])
+            chosen = None
+            for nearest in np.argsort(np.abs(next_price - price), kind="stable"):
+                if not wants_price[nearest]:
+                    continue
+                chosen = _untried_price(float(next_price[nearest]), known)
+                if chosen is not None:
+                    break
+                stuck[nearest] = True
+            if chosen is None:
+                break
+            price = chosen
+        collect_roundings()
+    finally:
+        rounder.close()
     # Budgets still open: the budgeted MILP over the columns their bracketing prices
     # dispute, widest gap first; each plan's upgrades may close its neighbours too.
     tried = np.zeros(len(ascending), dtype=bool)

@@ -459,8 +459,12 @@ def _highs_status(highs: object, has_solution: bool) -> str:
     return status
 
 
-def highs_model(formulation: Formulation, *, integer: bool) -> object:
-    """A silent ``highspy.Highs`` holding the formulation (HiGHS minimises: costs negated)."""
+def highs_model(formulation: Formulation, *, integer: bool, offset: float = 0.0) -> object:
+    """A silent ``highspy.Highs`` holding the formulation (HiGHS minimises: costs negated).
+
+    ``offset`` is a constant added to the objective (scaled): HiGHS measures
+    its relative gap on the objective with it.
+    """
     import highspy
 
     n_vars = formulation.objective.size
@@ -471,6 +475,7 @@ def highs_model(formulation: Formulation, *, integer: bool) -> object:
     lp.num_col_ = n_vars
     lp.num_row_ = formulation.a_matrix.shape[0]
     lp.col_cost_ = -formulation.objective
+    lp.offset_ = -float(offset)
     lp.col_lower_ = np.zeros(n_vars)
     lp.col_upper_ = np.ones(n_vars)
     lp.row_lower_ = formulation.row_lower
@@ -566,6 +571,73 @@ partial.replace(sys.argv[2])
 """
 
 
+class ChildWorker:
+    """A fresh ``python`` process that runs calls one at a time, in the order sent.
+
+    Calls and results travel as length-prefixed pickles over the child's
+    stdin and a copy of its stdout (its own prints go to stderr). Like
+    :func:`call_with_deadline` it is a new interpreter, not a
+    multiprocessing one, so a caller's script needs no ``__main__`` guard.
+    Results are read back in order with :meth:`result`; an exception in the
+    child is raised there.
+    """
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.waiting = 0  # calls sent whose results are not read yet
+
+    def submit(self, function: Callable[..., object], /, *args: object, **kwargs: object) -> None:
+        """Send ``function(*args, **kwargs)`` to the child."""
+        message = pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
+        assert self.process.stdin is not None
+        self.process.stdin.write(len(message).to_bytes(8, "little") + message)
+        self.process.stdin.flush()
+        self.waiting += 1
+
+    def result(self) -> object:
+        """The result of the oldest call not yet read (waits for it)."""
+        assert self.process.stdout is not None and self.waiting > 0
+        header = self.process.stdout.read(8)
+        message = self.process.stdout.read(int.from_bytes(header, "little")) if header else b""
+        if len(header) < 8 or not message:
+            code = self.process.wait()
+            raise RuntimeError(f"the worker process died (exit code {code})")
+        self.waiting -= 1
+        outcome, value = pickle.loads(message)
+        if outcome == "raised":
+            raise value
+        return value
+
+    def close(self) -> None:
+        """End the child (killed if it does not exit within a few seconds)."""
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=CHILD_GRACE_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+_WORKER_CODE = """
+import os, pickle, sys
+calls, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+os.dup2(2, 1)
+while header := calls.read(8):
+    function, args, kwargs = pickle.loads(calls.read(int.from_bytes(header, "little")))
+    try:
+        message = pickle.dumps(("returned", function(*args, **kwargs)), pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        message = pickle.dumps(("raised", error))
+    replies.write(len(message).to_bytes(8, "little") + message)
+    replies.flush()
+"""
+
+
 def solve_highs_in_child(
     formulation: Formulation, *, time_limit_s: float, mip_gap: float
 ) -> SolverResult:
@@ -593,10 +665,14 @@ def solve_highs(
     time_limit_s: float,
     mip_gap: float,
     integer: bool = True,
+    offset: float = 0.0,
 ) -> SolverResult:
     """Solve with HiGHS through highspy; status from HiGHS's own model status.
 
     ``integer=False`` solves the LP relaxation (its optimum is then the bound).
+    ``offset`` (scaled) is added to the objective, and so to the bound, and
+    ``mip_gap`` is relative to the objective with it: a restricted MILP
+    passes its fixed columns' value, so its gap is one on the whole plan.
     No MIP start is passed: HiGHS 1.16 was seen to value a start wrongly in
     its presolved space (a constant offset lost) and then report "optimal"
     with a wrong objective.
@@ -604,7 +680,7 @@ def solve_highs(
     n_vars = formulation.objective.size
     if n_vars == 0:
         return SolverResult(np.zeros(0), 0.0, "optimal", "highs", 0.0)
-    highs = highs_model(formulation, integer=integer)
+    highs = highs_model(formulation, integer=integer, offset=offset)
     highs.setOptionValue("mip_rel_gap", float(mip_gap))  # type: ignore[attr-defined]
     elapsed = run_with_watchdog(highs, time_limit_s)
     info = highs.getInfo()  # type: ignore[attr-defined]
@@ -730,14 +806,21 @@ def solve_fixed(
 ) -> np.ndarray | None:
     """Column values of the MILP with columns outside ``lower < upper`` fixed (HiGHS).
 
-    The free columns' values come rounded from the :func:`restricted` MILP;
-    None when the fixed part breaks a row or the MILP finds no plan.
+    The free columns' values come rounded from the :func:`restricted` MILP,
+    solved to ``mip_gap`` relative to the whole plan's objective (fixed
+    columns included); None when the fixed part breaks a row or the MILP
+    finds no plan.
     """
     sub = restricted(formulation, lower, upper)
     if sub is None:
         return None
     sub_formulation, free, fixed = sub
-    result = solve_highs(sub_formulation, time_limit_s=time_limit_s, mip_gap=mip_gap)
+    result = solve_highs(
+        sub_formulation,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        offset=float(formulation.objective @ fixed),
+    )
     if result.values is None:
         return None
     values = fixed.copy()
