@@ -13,7 +13,7 @@ against ~20 s with it.
   planes), for the open budget nearest the last price (so the LP re-solves
   warm); at a tie the price a hair beside it finds the tie's other end.
 * **Plans.** Each price's LP is rounded (its integral columns fixed, a small
-  MILP over the rest, solved to half the gap on the whole priced plan): the
+  MILP over the rest, solved to half the gap on the LP's benefit): the
   best plan for what it spends. On large problems a worker process rounds
   each price while this one solves the next LP. Greedy upgrades
   (:func:`upgrades`) grow it into plans for larger budgets; for a budget
@@ -84,7 +84,7 @@ SPREAD_SHARE = 0.005  # ... or once the prices either side of it differ this lit
 BRACKET_STEP = 1.1  # first price factor towards a budget the points do not yet surround ...
 MAX_ONE_SIDED = 8  # ... squared at each further step, this many steps at most
 BRACKET_SPREAD = 0.05  # one budget's bracket is close once its ends differ this little (of b)
-ROUNDING_GAP_SHARE = 0.5  # a price's rounding MILP: its gap on the whole priced plan, of mip_gap
+ROUNDING_GAP_SHARE = 0.5  # a price's rounding MILP: its gap on the LP's benefit, of mip_gap
 PARALLEL_ROUNDING_COLUMNS = 20_000  # from this many columns prices are rounded in a worker
 
 
@@ -420,20 +420,27 @@ def _price_point(
 def _rounded(
     problem: Problem,
     formulation: Formulation,
-    objective_formulation: Formulation,
-    lp_values: np.ndarray,
+    point: PricePoint,
     *,
     time_left_s: float,
     mip_gap: float,
 ) -> Decided | None:
-    """An integer plan near an LP solution: its integral columns fixed, a MILP over the rest.
+    """A price's LP as an integer plan: its integral columns fixed, a priced MILP over the rest.
 
-    ``objective_formulation`` has the rows and objective to use (priced, or
-    with a budget); ``formulation`` maps columns to decisions.
+    The MILP stops within ``mip_gap`` of the LP's benefit (absolute, in
+    benefit units): at high prices benefit − λ·money is a small part of the
+    benefit, and a gap on it would demand far more than the frontier's
+    gap on benefit needs.
     """
+    lp_values = point.lp_values.astype(float)
     lower, upper = lp_restrictions(formulation, lp_values)[0]
     values = solve_fixed(
-        objective_formulation, lower, upper, time_limit_s=time_left_s, mip_gap=mip_gap
+        priced(formulation, point.price),
+        lower,
+        upper,
+        time_limit_s=time_left_s,
+        mip_gap=mip_gap,
+        absolute_gap=mip_gap * abs(float(formulation.objective @ lp_values)),
     )
     if values is None:
         return None
@@ -455,12 +462,7 @@ def _round_point(
 ) -> tuple[Decided | None, Upgrades | None]:
     """A price's LP rounded into a plan (None: none) and that plan's upgrades."""
     decided = _rounded(
-        problem,
-        formulation,
-        priced(formulation, point.price),
-        point.lp_values.astype(float),
-        time_left_s=time_left_s,
-        mip_gap=mip_gap * ROUNDING_GAP_SHARE,
+        problem, formulation, point, time_left_s=time_left_s, mip_gap=mip_gap * ROUNDING_GAP_SHARE
     )
     if decided is None or plan_violations(problem, *decided):
         return None, None
@@ -736,7 +738,10 @@ def frontier(
 
     def collect_roundings() -> None:
         """Take in the roundings submitted so far; fill open budgets their prices bracket."""
-        for index, decided, extension in rounder.collect():
+        waited = time.perf_counter()
+        collected = rounder.collect()
+        log.debug("frontier: waited %.2f s for roundings", time.perf_counter() - waited)
+        for index, decided, extension in collected:
             points[index] = replace(points[index], decided=decided)
             rounded.add(points[index].price)
             add(extension)

@@ -666,6 +666,7 @@ def solve_highs(
     mip_gap: float,
     integer: bool = True,
     offset: float = 0.0,
+    absolute_gap: float = 0.0,
 ) -> SolverResult:
     """Solve with HiGHS through highspy; status from HiGHS's own model status.
 
@@ -673,6 +674,8 @@ def solve_highs(
     ``offset`` (scaled) is added to the objective, and so to the bound, and
     ``mip_gap`` is relative to the objective with it: a restricted MILP
     passes its fixed columns' value, so its gap is one on the whole plan.
+    ``absolute_gap`` (scaled objective units, > 0) also stops it once the
+    plan is that close to the bound.
     No MIP start is passed: HiGHS 1.16 was seen to value a start wrongly in
     its presolved space (a constant offset lost) and then report "optimal"
     with a wrong objective.
@@ -682,6 +685,8 @@ def solve_highs(
         return SolverResult(np.zeros(0), 0.0, "optimal", "highs", 0.0)
     highs = highs_model(formulation, integer=integer, offset=offset)
     highs.setOptionValue("mip_rel_gap", float(mip_gap))  # type: ignore[attr-defined]
+    if absolute_gap > 0:
+        highs.setOptionValue("mip_abs_gap", float(absolute_gap))  # type: ignore[attr-defined]
     elapsed = run_with_watchdog(highs, time_limit_s)
     info = highs.getInfo()  # type: ignore[attr-defined]
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
@@ -803,13 +808,14 @@ def solve_fixed(
     *,
     time_limit_s: float,
     mip_gap: float,
+    absolute_gap: float = 0.0,
 ) -> np.ndarray | None:
     """Column values of the MILP with columns outside ``lower < upper`` fixed (HiGHS).
 
     The free columns' values come rounded from the :func:`restricted` MILP,
     solved to ``mip_gap`` relative to the whole plan's objective (fixed
-    columns included); None when the fixed part breaks a row or the MILP
-    finds no plan.
+    columns included), or to ``absolute_gap`` (see :func:`solve_highs`);
+    None when the fixed part breaks a row or the MILP finds no plan.
     """
     sub = restricted(formulation, lower, upper)
     if sub is None:
@@ -820,6 +826,7 @@ def solve_fixed(
         time_limit_s=time_limit_s,
         mip_gap=mip_gap,
         offset=float(formulation.objective @ fixed),
+        absolute_gap=absolute_gap,
     )
     if result.values is None:
         return None
