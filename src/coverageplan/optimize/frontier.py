@@ -49,7 +49,6 @@ from coverageplan.optimize.milp import (
     build_formulation,
     priced,
     solve_fixed,
-    solve_highs,
     with_budget,
 )
 from coverageplan.optimize.problem import (
@@ -69,6 +68,7 @@ from coverageplan.optimize.solve import (
     SUB_GAP_SHARE,
     checked_plan,
     decisions,
+    full_milp,
     infrastructure_for,
     lp_restrictions,
     within_gap,
@@ -835,7 +835,7 @@ def frontier(
     tried[:] = False
     while time_left() > 0 and (widest := widest_untried()) is not None:
         at_budget = with_budget(formulation, float(ascending[widest]))
-        result = solve_highs(at_budget, time_limit_s=time_left(), mip_gap=mip_gap * SUB_GAP_SHARE)
+        result = full_milp(at_budget, time_limit_s=time_left(), mip_gap=mip_gap * SUB_GAP_SHARE)
         bounds[: widest + 1] = np.minimum(
             bounds[: widest + 1], result.bound * formulation.benefit_scale
         )

@@ -271,8 +271,6 @@ def solve_lp_guided(
     best.try_restrictions(lp_restricted[1:], bound, mip_gap, remaining)
     if best.values is None or not within_gap(best.objective, bound, mip_gap):
         if remaining() > 0:
-            large = formulation.objective.size >= CHILD_PROCESS_COLUMNS
-            full_milp = solve_highs_in_child if large else solve_highs
             full = full_milp(formulation, time_limit_s=remaining(), mip_gap=mip_gap)
             bound = min(bound, full.bound)
             if full.values is not None:
@@ -290,6 +288,19 @@ def solve_lp_guided(
 
 
 CHILD_PROCESS_COLUMNS = 20_000  # a full MILP this large runs in a child, killed if it overruns
+
+
+def full_milp(formulation: Formulation, *, time_limit_s: float, mip_gap: float) -> SolverResult:
+    """The whole MILP with HiGHS; from ``CHILD_PROCESS_COLUMNS`` columns in a killable child.
+
+    HiGHS's root cut loop was seen to ignore its time limit for minutes on
+    large models; only killing the process stops it.
+    """
+    large = formulation.objective.size >= CHILD_PROCESS_COLUMNS
+    solver = solve_highs_in_child if large else solve_highs
+    return solver(formulation, time_limit_s=time_limit_s, mip_gap=mip_gap)
+
+
 PRICED_TIME_SHARE = 0.6  # of the time left, for the priced MILP's bound
 PRICED_GAP_SHARE = 0.5  # the priced MILP's gap, as a share of the requested one (of the bound)
 
