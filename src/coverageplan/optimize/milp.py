@@ -42,13 +42,11 @@ import multiprocessing.context
 import pickle
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -524,62 +522,19 @@ def clean_process_context() -> multiprocessing.context.BaseContext:
 CHILD_GRACE_S = 5.0  # how long past its limit a HiGHS run in a child process may take
 
 
-def call_with_deadline(
-    deadline_s: float, function: Callable[..., T], /, *args: object, **kwargs: object
-) -> T | None:
-    """``function(*args, **kwargs)`` in a fresh interpreter; None if not returned by the deadline.
-
-    The child is killed at the deadline: the one sure way to stop a HiGHS
-    run that ignores both its time limit and ``cancelSolve`` (its root cut
-    loop at 50,000 villages ran 648 s under a 70 s limit). The child is a
-    new ``python`` process, not a multiprocessing one, so a caller's script
-    needs no ``__main__`` guard and is not re-imported. Call and result
-    travel as pickles through files; an exception in the child is raised here.
-    """
-    with tempfile.TemporaryDirectory(prefix="coverageplan-child-") as folder:
-        call_path, result_path = Path(folder) / "call.pkl", Path(folder) / "result.pkl"
-        call_path.write_bytes(pickle.dumps((function, args, kwargs)))
-        command = [sys.executable, "-c", _CHILD_CODE, str(call_path), str(result_path)]
-        child = subprocess.Popen(command)
-        try:
-            child.wait(timeout=max(deadline_s, 0.0))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-            return None
-        if not result_path.exists():
-            raise RuntimeError(
-                f"the child process running {function.__name__} died (exit code {child.returncode})"
-            )
-        outcome, value = pickle.loads(result_path.read_bytes())
-    if outcome == "raised":
-        raise value
-    return value
-
-
-_CHILD_CODE = """
-import pickle, sys
-from pathlib import Path
-function, args, kwargs = pickle.loads(Path(sys.argv[1]).read_bytes())
-try:
-    message = ("returned", function(*args, **kwargs))
-except Exception as error:
-    message = ("raised", error)
-partial = Path(sys.argv[2] + ".part")
-partial.write_bytes(pickle.dumps(message))
-partial.replace(sys.argv[2])
-"""
+class DeadlinePassed(Exception):
+    """A child process did not answer by its deadline (and was killed)."""
 
 
 class ChildWorker:
     """A fresh ``python`` process that runs calls one at a time, in the order sent.
 
     Calls and results travel as length-prefixed pickles over the child's
-    stdin and a copy of its stdout (its own prints go to stderr). Like
-    :func:`call_with_deadline` it is a new interpreter, not a
-    multiprocessing one, so a caller's script needs no ``__main__`` guard.
-    Results are read back in order with :meth:`result`; an exception in the
-    child is raised there.
+    stdin and a copy of its stdout (its own prints go to stderr). The child
+    is a new interpreter, not a multiprocessing one, so a caller's script
+    needs no ``__main__`` guard and is not re-imported. Results are read
+    back in order with :meth:`result`; an exception in the child is raised
+    there.
     """
 
     def __init__(self) -> None:
@@ -596,16 +551,34 @@ class ChildWorker:
         self.process.stdin.flush()
         self.waiting += 1
 
-    def result(self) -> object:
-        """The result of the oldest call not yet read (waits for it)."""
+    def result(self, timeout_s: float | None = None) -> object:
+        """The result of the oldest call not yet read (waits for it).
+
+        With ``timeout_s``, a child that has not answered by then is killed
+        and :class:`DeadlinePassed` raised: the one sure way to stop a HiGHS
+        run that ignores both its time limit and ``cancelSolve``.
+        """
         assert self.process.stdout is not None and self.waiting > 0
-        header = self.process.stdout.read(8)
-        message = self.process.stdout.read(int.from_bytes(header, "little")) if header else b""
-        if len(header) < 8 or not message:
+        replies = self.process.stdout
+        received: list[bytes] = []
+
+        def read() -> None:
+            header = replies.read(8)
+            received.append(replies.read(int.from_bytes(header, "little")) if header else b"")
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout_s)
+        if reader.is_alive():
+            self.process.kill()  # its pipe closes, so the reader ends too
+            reader.join()
+            self.process.wait()
+            raise DeadlinePassed(f"no answer within {timeout_s:.1f} s")
+        if not received[0]:
             code = self.process.wait()
             raise RuntimeError(f"the worker process died (exit code {code})")
         self.waiting -= 1
-        outcome, value = pickle.loads(message)
+        outcome, value = pickle.loads(received[0])
         if outcome == "raised":
             raise value
         return value
@@ -636,6 +609,25 @@ while header := calls.read(8):
     replies.write(len(message).to_bytes(8, "little") + message)
     replies.flush()
 """
+
+
+def call_with_deadline(
+    deadline_s: float, function: Callable[..., T], /, *args: object, **kwargs: object
+) -> T | None:
+    """``function(*args, **kwargs)`` in a fresh :class:`ChildWorker`; None past the deadline.
+
+    The child is killed at the deadline (HiGHS's root cut loop at 50,000
+    villages ran 648 s under a 70 s limit); an exception in it is raised here.
+    """
+    worker = ChildWorker()
+    try:
+        worker.submit(function, *args, **kwargs)
+        try:
+            return worker.result(timeout_s=max(deadline_s, 0.0))  # type: ignore[return-value]
+        except DeadlinePassed:
+            return None
+    finally:
+        worker.close()
 
 
 def solve_highs_in_child(
