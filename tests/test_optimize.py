@@ -486,6 +486,21 @@ def test_a_worker_returns_results_in_order_and_raises_its_errors() -> None:
     assert worker.process.returncode == 0
 
 
+def test_a_worker_takes_new_calls_while_large_results_wait_unread() -> None:
+    """Results bigger than a pipe's buffer, several outstanding: no deadlock."""
+    from coverageplan.optimize.milp import ChildWorker
+
+    worker = ChildWorker()
+    try:
+        payload = np.arange(1_000_000, dtype=np.float64)  # 8 MB each way
+        for scale in (1.0, 2.0, 3.0):
+            worker.submit(np.multiply, payload, scale)
+        for scale in (1.0, 2.0, 3.0):
+            assert np.array_equal(worker.result(timeout_s=60.0), payload * scale)
+    finally:
+        worker.close()
+
+
 def test_a_dead_worker_is_reported() -> None:
     import os
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.context
 import pickle
+import queue
 import subprocess
 import sys
 import threading
@@ -542,6 +543,18 @@ class ChildWorker:
             [sys.executable, "-c", _WORKER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         self.waiting = 0  # calls sent whose results are not read yet
+        # Replies are drained as they come, so a child writing a large result never
+        # blocks while this process writes the next call (both pipes full: deadlock).
+        self.replies: queue.Queue[bytes] = queue.Queue()
+        threading.Thread(target=self._read_replies, daemon=True).start()
+
+    def _read_replies(self) -> None:
+        """Put each reply from the child on ``replies``; b"" once its output ends."""
+        assert self.process.stdout is not None
+        stream = self.process.stdout
+        while header := stream.read(8):
+            self.replies.put(stream.read(int.from_bytes(header, "little")))
+        self.replies.put(b"")
 
     def submit(self, function: Callable[..., object], /, *args: object, **kwargs: object) -> None:
         """Send ``function(*args, **kwargs)`` to the child."""
@@ -558,27 +571,19 @@ class ChildWorker:
         and :class:`DeadlinePassed` raised: the one sure way to stop a HiGHS
         run that ignores both its time limit and ``cancelSolve``.
         """
-        assert self.process.stdout is not None and self.waiting > 0
-        replies = self.process.stdout
-        received: list[bytes] = []
-
-        def read() -> None:
-            header = replies.read(8)
-            received.append(replies.read(int.from_bytes(header, "little")) if header else b"")
-
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
-        reader.join(timeout_s)
-        if reader.is_alive():
-            self.process.kill()  # its pipe closes, so the reader ends too
-            reader.join()
+        assert self.waiting > 0
+        try:
+            reply = self.replies.get(timeout=timeout_s)
+        except queue.Empty:
+            self.process.kill()
             self.process.wait()
-            raise DeadlinePassed(f"no answer within {timeout_s:.1f} s")
-        if not received[0]:
+            raise DeadlinePassed(f"no answer within {timeout_s:.1f} s") from None
+        if not reply:
+            self.replies.put(reply)  # every later call sees the death too
             code = self.process.wait()
             raise RuntimeError(f"the worker process died (exit code {code})")
         self.waiting -= 1
-        outcome, value = pickle.loads(received[0])
+        outcome, value = pickle.loads(reply)
         if outcome == "raised":
             raise value
         return value
