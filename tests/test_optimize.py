@@ -450,7 +450,7 @@ def test_a_run_past_its_deadline_is_killed() -> None:
     """A child that ignores every limit (here: sleeps) is killed at the deadline: None."""
     import time
 
-    from coverageplan.optimize.milp import call_with_deadline
+    from coverageplan.processes import call_with_deadline
 
     started = time.perf_counter()
     assert call_with_deadline(1.0, time.sleep, 60) is None
@@ -458,7 +458,7 @@ def test_a_run_past_its_deadline_is_killed() -> None:
 
 
 def test_an_error_in_the_child_is_raised_in_the_parent() -> None:
-    from coverageplan.optimize.milp import call_with_deadline
+    from coverageplan.processes import call_with_deadline
 
     with pytest.raises(ValueError, match="could not convert"):
         call_with_deadline(60.0, float, "not a number")
@@ -467,7 +467,7 @@ def test_an_error_in_the_child_is_raised_in_the_parent() -> None:
 def test_a_worker_returns_results_in_order_and_raises_its_errors() -> None:
     import math
 
-    from coverageplan.optimize.milp import ChildWorker
+    from coverageplan.processes import ChildWorker
 
     worker = ChildWorker()
     try:
@@ -488,7 +488,7 @@ def test_a_worker_returns_results_in_order_and_raises_its_errors() -> None:
 
 def test_a_worker_takes_new_calls_while_large_results_wait_unread() -> None:
     """Results bigger than a pipe's buffer, several outstanding: no deadlock."""
-    from coverageplan.optimize.milp import ChildWorker
+    from coverageplan.processes import ChildWorker
 
     worker = ChildWorker()
     try:
@@ -504,7 +504,7 @@ def test_a_worker_takes_new_calls_while_large_results_wait_unread() -> None:
 def test_a_dead_worker_is_reported() -> None:
     import os
 
-    from coverageplan.optimize.milp import ChildWorker
+    from coverageplan.processes import ChildWorker
 
     worker = ChildWorker()
     worker.submit(os._exit, 3)

@@ -46,7 +46,6 @@ from coverageplan.atomic import atomic_file
 from coverageplan.errors import InfeasibleError, InputError, SolverError
 from coverageplan.optimize import Plan, Problem, frontier, solve
 from coverageplan.optimize.frontier import greedy_full_cost
-from coverageplan.optimize.milp import clean_process_context
 from coverageplan.pipeline import (
     Engineered,
     economics_key,
@@ -58,6 +57,7 @@ from coverageplan.pipeline import (
     pricing_structure,
 )
 from coverageplan.policy import Problems, Villages, tier_index
+from coverageplan.processes import clean_process_context
 from coverageplan.region.io import DEM_NAME, GPKG_NAME
 from coverageplan.report.sweep_charts import draw_charts, write_parquet
 from coverageplan.scenario import OPTIONS, Scenario

@@ -37,12 +37,12 @@ from scipy.sparse import csgraph
 from coverageplan.optimize.milp import (
     Formulation,
     build_formulation,
-    clean_process_context,
     solve_fixed,
     solve_highs,
 )
 from coverageplan.optimize.problem import Plan, Problem, plan_benefit, plan_cost
 from coverageplan.optimize.solve import SolverResult, checked_plan, decisions, within_gap
+from coverageplan.processes import clean_process_context
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,6 @@ import numpy as np
 from scipy import sparse
 
 from coverageplan.optimize.milp import (
-    ChildWorker,
     Formulation,
     PricedRelaxation,
     SolverResult,
@@ -73,6 +72,7 @@ from coverageplan.optimize.solve import (
     lp_restrictions,
     within_gap,
 )
+from coverageplan.processes import ChildWorker
 
 log = logging.getLogger(__name__)
 
