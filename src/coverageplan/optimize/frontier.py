@@ -86,6 +86,7 @@ MAX_ONE_SIDED = 8  # ... squared at each further step, this many steps at most
 BRACKET_SPREAD = 0.05  # one budget's bracket is close once its ends differ this little (of b)
 ROUNDING_GAP_SHARE = 0.5  # a price's rounding MILP: its gap on the LP's benefit, of mip_gap
 PARALLEL_ROUNDING_COLUMNS = 20_000  # from this many columns prices are rounded in a worker
+FINISH_SHARE = 0.08  # of the time limit, kept for the last rounding and checking every plan
 
 
 @dataclass(frozen=True)
@@ -708,7 +709,8 @@ def frontier(
     relaxation = PricedRelaxation(formulation)
 
     def time_left() -> float:
-        return time_limit_s - (time.perf_counter() - started)
+        """Seconds left for the search; the rest of the limit is for checking the plans."""
+        return time_limit_s * (1 - FINISH_SHARE) - (time.perf_counter() - started)
 
     points: list[PricePoint] = []
     values = np.full(len(ascending), -np.inf)
