@@ -488,13 +488,22 @@ def test_a_worker_returns_results_in_order_and_raises_its_errors() -> None:
 
 def test_a_worker_takes_new_calls_while_large_results_wait_unread() -> None:
     """Results bigger than a pipe's buffer, several outstanding: no deadlock."""
+    import threading
+
     from coverageplan.processes import ChildWorker
 
     worker = ChildWorker()
     try:
         payload = np.arange(1_000_000, dtype=np.float64)  # 8 MB each way
-        for scale in (1.0, 2.0, 3.0):
-            worker.submit(np.multiply, payload, scale)
+        sender = threading.Thread(
+            target=lambda: [worker.submit(np.multiply, payload, k) for k in (1.0, 2.0, 3.0)],
+            daemon=True,
+        )
+        sender.start()
+        sender.join(timeout=60.0)
+        if sender.is_alive():  # a deadlock: fail rather than hang
+            worker.process.kill()
+            pytest.fail("submitting blocked while the child's replies were unread")
         for scale in (1.0, 2.0, 3.0):
             assert np.array_equal(worker.result(timeout_s=60.0), payload * scale)
     finally:
