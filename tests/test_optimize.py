@@ -425,6 +425,62 @@ def test_a_plan_cut_back_within_its_infrastructure(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(60))
+def test_reduced_costs_price_every_step_off_the_lp_solution(seed: int) -> None:
+    """Any plan within budget is worth at most h(λ) + λ b − Σ |d_j| |v_j − v*_j| (LP duality).
+
+    So a plan off the zero-reduced-cost face pays for every column it moves,
+    and the face restriction holds the LP's support.
+    """
+    from coverageplan.optimize.milp import PricedRelaxation, build_formulation, solve_highs
+    from coverageplan.optimize.solve import DUAL_ZERO, LPGuide, face_restriction
+
+    problem = random_problem(seed, extended=seed % 2 == 1)
+    formulation = build_formulation(problem)
+    if formulation.budget_row < 0:
+        pytest.skip("no budget row to price")
+    optimal = solve_highs(formulation, time_limit_s=10, mip_gap=0.0)
+    if optimal.values is None:
+        pytest.skip("no plan at this budget")
+    plan = np.round(optimal.values)
+    budget = formulation.row_upper[formulation.budget_row]
+    relaxation = PricedRelaxation(formulation)
+    for price in (0.0, 0.5, 2.0):
+        lp = relaxation.solve(price, time_limit_s=10)
+        reduced = relaxation.reduced_costs()
+        off_face = np.abs(reduced) > DUAL_ZERO
+        assert np.all(np.isclose(lp.values[off_face], 0) | np.isclose(lp.values[off_face], 1))
+        penalty = np.abs(reduced) @ np.abs(plan - lp.values)
+        assert formulation.objective @ plan <= lp.bound + price * budget - penalty + 1e-6
+        guide = LPGuide("optimal", lp.bound, lp.values, None, price, ~off_face)
+        lower, upper = face_restriction(formulation, guide)  # type: ignore[misc]
+        assert (upper[lp.values > 1e-6] == 1).all() and (lower <= upper).all()
+
+
+@given(st.floats(-1e6, 1e6), st.floats(0, 0.5))
+def test_the_proven_objective_is_the_least_within_the_gap(bound: float, mip_gap: float) -> None:
+    from coverageplan.optimize.solve import proven_objective, within_gap
+
+    least = proven_objective(bound, mip_gap)
+    assert within_gap(least, bound, mip_gap)
+    assert not within_gap(least - 1e-6 * max(abs(least), 1.0) - 1e-8, bound, mip_gap)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_milp_with_a_target_stops_at_a_plan_reaching_it(seed: int) -> None:
+    from coverageplan.optimize.milp import build_formulation, solve_highs
+
+    formulation = build_formulation(random_problem(seed))
+    optimal = solve_highs(formulation, time_limit_s=10, mip_gap=0.0)
+    if optimal.values is None or formulation.objective @ optimal.values <= 0:
+        pytest.skip("no plan worth anything")
+    target = 0.5 * float(formulation.objective @ optimal.values)
+    stopped = solve_highs(formulation, time_limit_s=10, mip_gap=0.0, target=target)
+    assert stopped.values is not None
+    assert formulation.objective @ np.round(stopped.values) >= target - 1e-9
+    assert stopped.status in ("optimal", "feasible")
+
+
+@pytest.mark.parametrize("seed", range(60))
 def test_the_floored_lp_plan_meets_every_row(seed: int) -> None:
     """solve's safety-net plan: the LP rounded down, options on fractional sites dropped."""
     from coverageplan.optimize.milp import build_formulation, solve_highs

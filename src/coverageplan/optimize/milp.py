@@ -530,6 +530,7 @@ def solve_highs(
     integer: bool = True,
     offset: float = 0.0,
     absolute_gap: float = 0.0,
+    target: float = np.inf,
 ) -> SolverResult:
     """Solve with HiGHS through highspy; status from HiGHS's own model status.
 
@@ -538,7 +539,8 @@ def solve_highs(
     ``mip_gap`` is relative to the objective with it: a restricted MILP
     passes its fixed columns' value, so its gap is one on the whole plan.
     ``absolute_gap`` (scaled objective units, > 0) also stops it once the
-    plan is that close to the bound.
+    plan is that close to the bound. A finite ``target`` (scaled, offset
+    included) stops it at the first plan worth that much.
     No MIP start is passed: HiGHS 1.16 was seen to value a start wrongly in
     its presolved space (a constant offset lost) and then report "optimal"
     with a wrong objective.
@@ -550,6 +552,8 @@ def solve_highs(
     highs.setOptionValue("mip_rel_gap", float(mip_gap))  # type: ignore[attr-defined]
     if absolute_gap > 0:
         highs.setOptionValue("mip_abs_gap", float(absolute_gap))  # type: ignore[attr-defined]
+    if integer and np.isfinite(target):  # HiGHS minimises −objective: a target from above
+        highs.setOptionValue("objective_target", -float(target))  # type: ignore[attr-defined]
     elapsed = run_with_watchdog(highs, time_limit_s)
     info = highs.getInfo()  # type: ignore[attr-defined]
     has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
@@ -614,6 +618,14 @@ class PricedRelaxation:
             bound = -np.inf
         return SolverResult(values, bound, status, "highs", elapsed)
 
+    def reduced_costs(self) -> np.ndarray:
+        """Reduced costs of the last solve's columns (scaled benefit, maximisation's sign).
+
+        A column whose reduced cost is zero may take any value in some optimal
+        LP solution at that price (complementary slackness): the optimal face.
+        """
+        return -np.asarray(self.highs.getSolution().col_dual)  # type: ignore[attr-defined]
+
 
 def restricted(
     formulation: Formulation, lower: np.ndarray, upper: np.ndarray
@@ -672,13 +684,15 @@ def solve_fixed(
     time_limit_s: float,
     mip_gap: float,
     absolute_gap: float = 0.0,
+    target: float = np.inf,
 ) -> np.ndarray | None:
     """Column values of the MILP with columns outside ``lower < upper`` fixed (HiGHS).
 
     The free columns' values come rounded from the :func:`restricted` MILP,
     solved to ``mip_gap`` relative to the whole plan's objective (fixed
-    columns included), or to ``absolute_gap`` (see :func:`solve_highs`);
-    None when the fixed part breaks a row or the MILP finds no plan.
+    columns included), or to ``absolute_gap``, or until a plan reaches
+    ``target`` (see :func:`solve_highs`); None when the fixed part breaks a
+    row or the MILP finds no plan.
     """
     sub = restricted(formulation, lower, upper)
     if sub is None:
@@ -690,6 +704,7 @@ def solve_fixed(
         mip_gap=mip_gap,
         offset=float(formulation.objective @ fixed),
         absolute_gap=absolute_gap,
+        target=target,
     )
     if result.values is None:
         return None

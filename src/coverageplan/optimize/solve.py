@@ -3,7 +3,11 @@
 With HiGHS the MILP is solved *LP-guided*: the LP relaxation (within a
 fraction of a percent of the optimum on these structures) gives the bound; a
 MILP restricted to the LP's support, with the sites and trenches the LP
-builds whole fixed, gives the plan. Under a budget the LP is solved
+builds whole fixed, gives the plan; on models up to ``FACE_MODEL_COLUMNS``
+the next try frees every column of the LP's optimal face (zero reduced
+cost at the budget's price), stopping at the first plan the LP bound
+proves (at 10,000 villages 2.4 s in all, against 3.8 s by the priced
+MILP below). Under a budget the LP is solved
 through its Lagrangian dual, a few priced LPs without the budget row (at
 10,000 villages ~0.3 s against ~0.5 s for the LP with the row, at 50,000 a
 few seconds against ~11 s). Dense, overlapping candidate sites leave the LP
@@ -77,6 +81,9 @@ def ancestors_of(parent: np.ndarray, selected: np.ndarray) -> np.ndarray:
 
 
 INTEGRAL = 1e-6  # an LP value this close to 0 or 1 counts as integral
+DUAL_ZERO = 1e-7  # a reduced cost this small counts as zero (HiGHS's dual feasibility tolerance)
+FACE_TIME_FACTOR = 6.0  # the optimal-face MILP may take this many times the LP's time ...
+FACE_MODEL_COLUMNS = 60_000  # ... on models of at most this many columns
 SUB_GAP_SHARE = 0.1  # the restricted MILP's own gap, as a share of the requested gap
 OBJECTIVE_TOLERANCE = 1e-9  # scaled objective units: solver round-off, not a gap
 ROW_TOLERANCE = 1e-6  # relative row violation allowed in a solver's plan (HiGHS's MIP feasibility)
@@ -87,6 +94,15 @@ def within_gap(objective: float, bound: float, mip_gap: float) -> bool:
     if not np.isfinite(objective):
         return False  # no plan (−inf) is never close to anything
     return bool(bound - objective <= mip_gap * abs(objective) + OBJECTIVE_TOLERANCE)
+
+
+def proven_objective(bound: float, mip_gap: float) -> float:
+    """The least objective :func:`within_gap` accepts against ``bound`` (inf: none)."""
+    if not np.isfinite(bound):
+        return np.inf
+    if bound >= 0:
+        return bound / (1 + mip_gap)
+    return bound / (1 - mip_gap) if mip_gap < 1 else -np.inf
 
 
 def lp_restrictions(
@@ -112,6 +128,25 @@ def lp_restrictions(
         (both_one.astype(float), support),
         (np.where(infrastructure & both_one, 1.0, 0.0), support),
     ]
+
+
+def face_restriction(
+    formulation: Formulation, guide: LPGuide
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Column bounds (lower, upper) over the LP's optimal face; None without a face.
+
+    The sites and trenches both bracketing LPs build whole stay built; every
+    other column the LPs use, or whose reduced cost at the bound's price is
+    zero (some optimal LP solution may use it), is free. The LP is highly
+    degenerate on covering sites: at 10,000 villages with ~850 candidate
+    sites the near-optimal plan built three sites and dug seven trenches
+    that both LP solutions leave at zero, all on the face. Over the support
+    alone the best plan was 0.04 % below the optimum; over the face 0.002 %.
+    """
+    if guide.values is None or guide.face is None:
+        return None
+    lower, support = lp_restrictions(formulation, guide.values, guide.richer_values)[1]
+    return lower, np.maximum(support, guide.face.astype(float))
 
 
 def within_infrastructure(
@@ -145,7 +180,8 @@ class LPGuide:
     ``values`` is the LP solution (the poorer of the two that bracket the
     budget's price), ``richer_values`` the one spending more (None: only one
     LP), ``price`` the price whose line h(λ) + λ b gives ``bound`` (None
-    when the budgeted LP was solved). Solutions None: no LP solution.
+    when the budgeted LP was solved), ``face`` the columns with zero reduced
+    cost at that price (None: not known). Solutions None: no LP solution.
     """
 
     status: str
@@ -153,10 +189,16 @@ class LPGuide:
     values: np.ndarray | None = None
     richer_values: np.ndarray | None = None
     price: float | None = None
+    face: np.ndarray | None = None
 
 
 def lp_guide(
-    formulation: Formulation, *, time_limit_s: float, mip_gap: float, start_price: float | None
+    formulation: Formulation,
+    *,
+    time_limit_s: float,
+    mip_gap: float,
+    start_price: float | None,
+    with_face: bool = False,
 ) -> LPGuide:
     """The LP bound and solutions for the LP-guided MILP.
 
@@ -165,16 +207,18 @@ def lp_guide(
     simplex than the row that ties every column together) bracket the
     budget's price (:func:`~coverageplan.optimize.frontier.budget_bracket`);
     the least h(λ) + λ b bounds the LP, and the two bracketing LPs guide the
-    MILP. Otherwise, or when that search ends without a bracket, the
-    budgeted LP itself.
+    MILP. ``with_face``: also the zero reduced costs at that price (the LP
+    at it re-solved, warm, if it was not the last). Otherwise, or when that
+    search ends without a bracket, the budgeted LP itself.
     """
     started = time.perf_counter()
     if start_price is not None and formulation.budget_row >= 0:
         from coverageplan.optimize.frontier import bracket, budget_bracket
 
         budget = float(formulation.row_upper[formulation.budget_row])
+        priced_lp = PricedRelaxation(formulation)
         points, status = budget_bracket(
-            PricedRelaxation(formulation),
+            priced_lp,
             budget,
             start_price,
             time_limit_s=time_limit_s,
@@ -190,7 +234,14 @@ def lp_guide(
             best = min(points, key=lambda point: point.value + point.price * budget)
             richer, poorer = (point.lp_values.astype(float) for point in pair)
             bound = best.value + best.price * budget
-            return LPGuide("optimal", bound, poorer, richer, best.price)
+            face = None
+            left = time_limit_s - (time.perf_counter() - started)
+            if with_face and (
+                points[-1].price == best.price
+                or priced_lp.solve(best.price, left).status == "optimal"
+            ):
+                face = np.abs(priced_lp.reduced_costs()) <= DUAL_ZERO
+            return LPGuide("optimal", bound, poorer, richer, best.price, face)
         log.info("price search found no bracket (%s): solving the budgeted LP", status)
     left = max(time_limit_s - (time.perf_counter() - started), 0.0)
     relaxation = solve_highs(formulation, time_limit_s=left, mip_gap=mip_gap, integer=False)
@@ -211,7 +262,9 @@ def solve_lp_guided(
     ``start_price`` (scaled benefit per money) lets :func:`lp_guide` find the
     LP bound by pricing the budget row instead of solving with it. The
     restrictions (:func:`lp_restrictions`) are tried narrowest first, until
-    one's plan is within ``mip_gap`` of the bound. Where dense, overlapping
+    one's plan is within ``mip_gap`` of the bound; then, on models small
+    enough, the LP's optimal face (:func:`face_restriction`), for at most
+    ``FACE_TIME_FACTOR`` times the LP's time. Where dense, overlapping
     sites leave the LP bound too far above every plan, the MILP at the
     budget's price without the budget row (:func:`priced_milp`) gives a
     tighter bound and an integer plan, cut back to the budget within its
@@ -224,7 +277,11 @@ def solve_lp_guided(
         return max(time_limit_s - (time.perf_counter() - started), 0.0)
 
     guide = lp_guide(
-        formulation, time_limit_s=time_limit_s, mip_gap=mip_gap, start_price=start_price
+        formulation,
+        time_limit_s=time_limit_s,
+        mip_gap=mip_gap,
+        start_price=start_price,
+        with_face=formulation.objective.size <= FACE_MODEL_COLUMNS,
     )
     if guide.status == "infeasible":
         return SolverResult(None, -np.inf, "infeasible", "highs", time.perf_counter() - started)
@@ -237,6 +294,15 @@ def solve_lp_guided(
             best.offer(floored)
         lp_restricted = lp_restrictions(formulation, guide.values, guide.richer_values)
         best.try_restrictions(lp_restricted[:1], bound, mip_gap, remaining)
+        face = face_restriction(formulation, guide)
+        if face is not None:  # where the LP bound is within the gap, a plan on its face proves it
+            face_deadline = time.perf_counter() + FACE_TIME_FACTOR * lp_seconds
+            best.try_restrictions(
+                [face],
+                bound,
+                mip_gap,
+                lambda: min(remaining(), face_deadline - time.perf_counter()),
+            )
     log.info(
         "LP bound %.6g (%.1f s); restricted MILP plan %.6g (%.1f s in all)",
         bound,
@@ -391,7 +457,8 @@ class Incumbent:
 
         The restricted models are small: each is solved tighter (to
         ``SUB_GAP_SHARE`` of the gap) so its plan meets ``mip_gap`` against
-        ``bound``, not only against its own.
+        ``bound``, not only against its own, and stops at the first plan
+        that does.
         """
         for lower, upper in restrictions:
             if remaining() <= 0 or within_gap(self.objective, bound, mip_gap):
@@ -402,6 +469,7 @@ class Incumbent:
                 upper,
                 time_limit_s=remaining(),
                 mip_gap=mip_gap * SUB_GAP_SHARE,
+                target=proven_objective(bound, mip_gap),
             )
             if values is not None:
                 self.offer(values)
