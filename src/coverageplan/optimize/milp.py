@@ -49,6 +49,7 @@ from coverageplan.optimize.problem import CELLULAR, CONSOLIDATE, FIBRE, SATELLIT
 from coverageplan.processes import CHILD_GRACE_S, call_with_deadline
 
 FEASIBILITY_TOLERANCE = 1e-7
+PRESOLVE_LIGHT = 2  # HiGHS's presolve_mode for its light presolve
 
 
 def power_of_ten_scale(values: np.ndarray) -> float:
@@ -531,6 +532,7 @@ def solve_highs(
     offset: float = 0.0,
     absolute_gap: float = 0.0,
     target: float = np.inf,
+    light_presolve: bool = False,
 ) -> SolverResult:
     """Solve with HiGHS through highspy; status from HiGHS's own model status.
 
@@ -541,6 +543,7 @@ def solve_highs(
     ``absolute_gap`` (scaled objective units, > 0) also stops it once the
     plan is that close to the bound. A finite ``target`` (scaled, offset
     included) stops it at the first plan worth that much.
+    ``light_presolve`` runs HiGHS's light presolve instead of its full one.
     No MIP start is passed: HiGHS 1.16 was seen to value a start wrongly in
     its presolved space (a constant offset lost) and then report "optimal"
     with a wrong objective.
@@ -552,6 +555,8 @@ def solve_highs(
     highs.setOptionValue("mip_rel_gap", float(mip_gap))  # type: ignore[attr-defined]
     if absolute_gap > 0:
         highs.setOptionValue("mip_abs_gap", float(absolute_gap))  # type: ignore[attr-defined]
+    if light_presolve:
+        highs.setOptionValue("presolve_mode", PRESOLVE_LIGHT)  # type: ignore[attr-defined]
     if integer and np.isfinite(target):  # HiGHS minimises −objective: a target from above
         highs.setOptionValue("objective_target", -float(target))  # type: ignore[attr-defined]
     elapsed = run_with_watchdog(highs, time_limit_s)
@@ -685,14 +690,16 @@ def solve_fixed(
     mip_gap: float,
     absolute_gap: float = 0.0,
     target: float = np.inf,
+    light_presolve: bool = False,
 ) -> np.ndarray | None:
     """Column values of the MILP with columns outside ``lower < upper`` fixed (HiGHS).
 
     The free columns' values come rounded from the :func:`restricted` MILP,
     solved to ``mip_gap`` relative to the whole plan's objective (fixed
     columns included), or to ``absolute_gap``, or until a plan reaches
-    ``target`` (see :func:`solve_highs`); None when the fixed part breaks a
-    row or the MILP finds no plan.
+    ``target``, with HiGHS's light presolve if ``light_presolve`` (see
+    :func:`solve_highs`); None when the fixed part breaks a row or the MILP
+    finds no plan.
     """
     sub = restricted(formulation, lower, upper)
     if sub is None:
@@ -705,6 +712,7 @@ def solve_fixed(
         offset=float(formulation.objective @ fixed),
         absolute_gap=absolute_gap,
         target=target,
+        light_presolve=light_presolve,
     )
     if result.values is None:
         return None
