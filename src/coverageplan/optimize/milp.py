@@ -607,6 +607,7 @@ class PricedRelaxation:
         self.formulation = formulation
         self.highs = highs_model(priced(formulation, 0.0), integer=False)
         self.columns = np.arange(formulation.objective.size, dtype=np.int32)
+        self.last: tuple[float, str] | None = None  # (price, status) of the last solve
 
     def solve(self, price: float, time_limit_s: float) -> SolverResult:
         """h(price) (bound = its value, scaled) and the LP solution; warm from the last solve."""
@@ -621,15 +622,23 @@ class PricedRelaxation:
         bound = -float(info.objective_function_value) if status == "optimal" else np.inf
         if status == "infeasible":
             bound = -np.inf
+        self.last = (price, status)
         return SolverResult(values, bound, status, "highs", elapsed)
 
-    def reduced_costs(self) -> np.ndarray:
-        """Reduced costs of the last solve's columns (scaled benefit, maximisation's sign).
+    def reduced_costs(self, price: float, time_limit_s: float) -> np.ndarray | None:
+        """Reduced costs at ``price`` (scaled benefit, maximisation's sign); None: no optimal LP.
 
-        A column whose reduced cost is zero may take any value in some optimal
-        LP solution at that price (complementary slackness): the optimal face.
+        Read from the last solve if it was an optimal one at ``price``, else
+        after a warm re-solve there. By complementary slackness a column
+        with a nonzero reduced cost sits at its bound in every optimal LP
+        solution at that price; the columns with zero reduced cost are the
+        rest: those an optimal solution may move (the optimal face).
         """
-        return -np.asarray(self.highs.getSolution().col_dual)  # type: ignore[attr-defined]
+        if self.last != (price, "optimal"):
+            if time_limit_s <= 0 or self.solve(price, time_limit_s).status != "optimal":
+                return None
+        reduced = -np.asarray(self.highs.getSolution().col_dual)  # type: ignore[attr-defined]
+        return reduced if reduced.size == self.columns.size else None
 
 
 def restricted(

@@ -5,7 +5,8 @@ fraction of a percent of the optimum on these structures) gives the bound; a
 MILP restricted to the LP's support, with the sites and trenches the LP
 builds whole fixed, gives the plan; on models up to ``FACE_MODEL_COLUMNS``
 the next try is the MILP at the budget's price over the LP's optimal face
-(every column with zero reduced cost there), its plan cut back to the
+(that support widened to every column with zero reduced cost at the
+budget's price), its plan cut back to the
 budget, which the LP bound alone may prove (at 10,000 villages 1.6 s in
 all, against 3.8 s by the priced MILP below). Under a budget the LP is solved
 through its Lagrangian dual, a few priced LPs without the budget row (at
@@ -131,23 +132,23 @@ def lp_restrictions(
 
 
 def face_restriction(
-    formulation: Formulation, guide: LPGuide
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Column bounds (lower, upper) over the LP's optimal face; None without a face.
+    villages_free: tuple[np.ndarray, np.ndarray], face: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Column bounds (lower, upper): ``villages_free`` widened to the LP's optimal ``face``.
 
-    The sites and trenches both bracketing LPs build whole stay built; every
-    other column the LPs use, or whose reduced cost at the bound's price is
-    zero (some optimal LP solution may use it), is free. The LP is highly
-    degenerate on covering sites: at 10,000 villages with ~850 candidate
-    sites the near-optimal plan built three sites and dug seven trenches
-    that both LP solutions leave at zero, all on the face. Over the support
-    alone the best plan was 0.04 % below the optimum; over the face 0.002 %
-    (the priced MILP over it took 0.7–1.0 s against 3 s over every column).
+    ``villages_free`` is :func:`lp_restrictions`'s second restriction (the
+    sites and trenches both bracketing LPs build whole stay built, the rest
+    of their support free); ``face`` marks the columns with zero reduced
+    cost at the bound's price, which an optimal LP solution may move. The
+    LP is highly degenerate on covering sites: at 10,000 villages with ~850
+    candidate sites the near-optimal plan built three sites and dug seven
+    trenches that both LP solutions leave at zero, all on the face. Over the
+    support alone the best plan was 0.04 % below the optimum; over the face
+    0.002 % (the priced MILP over it took 0.7–1.0 s against 3 s over every
+    column).
     """
-    if guide.values is None or guide.face is None:
-        return None
-    lower, support = lp_restrictions(formulation, guide.values, guide.richer_values)[1]
-    return lower, np.maximum(support, guide.face.astype(float))
+    lower, support = villages_free
+    return lower, np.maximum(support, face.astype(float))
 
 
 def within_infrastructure(
@@ -208,8 +209,9 @@ def lp_guide(
     simplex than the row that ties every column together) bracket the
     budget's price (:func:`~coverageplan.optimize.frontier.budget_bracket`);
     the least h(λ) + λ b bounds the LP, and the two bracketing LPs guide the
-    MILP. ``with_face``: also the zero reduced costs at that price (the LP
-    at it re-solved, warm, if it was not the last). Otherwise, or when that
+    MILP. ``with_face``: also the columns with zero reduced cost at that
+    price (the LP there re-solved, warm, if it was not the last solved).
+    Otherwise, or when that
     search ends without a bracket, the budgeted LP itself.
     """
     started = time.perf_counter()
@@ -236,12 +238,10 @@ def lp_guide(
             richer, poorer = (point.lp_values.astype(float) for point in pair)
             bound = best.value + best.price * budget
             face = None
-            left = time_limit_s - (time.perf_counter() - started)
-            if with_face and (
-                points[-1].price == best.price
-                or priced_lp.solve(best.price, left).status == "optimal"
-            ):
-                face = np.abs(priced_lp.reduced_costs()) <= DUAL_ZERO
+            if with_face:
+                left = time_limit_s - (time.perf_counter() - started)
+                reduced = priced_lp.reduced_costs(best.price, left)
+                face = None if reduced is None else np.abs(reduced) <= DUAL_ZERO
             return LPGuide("optimal", bound, poorer, richer, best.price, face)
         log.info("price search found no bracket (%s): solving the budgeted LP", status)
     left = max(time_limit_s - (time.perf_counter() - started), 0.0)
@@ -265,8 +265,10 @@ def solve_lp_guided(
     restrictions (:func:`lp_restrictions`) are tried narrowest first, until
     one's plan is within ``mip_gap`` of the bound; then, on models small
     enough, the MILP at the budget's price over the LP's optimal face
-    (:func:`face_restriction`), for at most ``FACE_TIME_FACTOR`` times the
-    LP's time, its plan cut back to the budget. Where dense, overlapping
+    (:func:`face_restriction`; that MILP for at most ``FACE_TIME_FACTOR``
+    times the LP's time), its plan cut back to the budget. Restricted MILPs
+    stop at the first plan the bound proves, so a plan is often just within
+    ``mip_gap``. Where dense, overlapping
     sites leave the LP bound too far above every plan, the MILP at the
     budget's price without the budget row (:func:`priced_milp`) gives a
     tighter bound and an integer plan, cut back to the budget within its
@@ -296,16 +298,17 @@ def solve_lp_guided(
             best.offer(floored)
         lp_restricted = lp_restrictions(formulation, guide.values, guide.richer_values)
         best.try_restrictions(lp_restricted[:1], bound, mip_gap, remaining)
-        face = face_restriction(formulation, guide)
         if (
-            face is not None
+            guide.face is not None
             and guide.price is not None
+            and remaining() > 0
             and not within_gap(best.objective, bound, mip_gap)
         ):  # where the LP bound is within the gap of the optimum, a plan on its face proves it
+            # (a wall-clock cap: should it bind, the plan depends on the machine's speed)
             face_left = min(remaining(), FACE_TIME_FACTOR * lp_seconds)
             on_face = solve_fixed(
                 priced(formulation, guide.price),
-                *face,
+                *face_restriction(lp_restricted[1], guide.face),
                 time_limit_s=face_left,
                 mip_gap=priced_gap(formulation, guide.price, bound, mip_gap),
             )
