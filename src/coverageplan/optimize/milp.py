@@ -503,7 +503,7 @@ def run_with_watchdog(highs: object, time_limit_s: float) -> float:
 
 
 def solve_highs_in_child(
-    formulation: Formulation, *, time_limit_s: float, mip_gap: float
+    formulation: Formulation, *, time_limit_s: float, mip_gap: float, restart: bool = True
 ) -> SolverResult:
     """:func:`solve_highs` in a child process, killed ``CHILD_GRACE_S`` past the limit.
 
@@ -517,6 +517,7 @@ def solve_highs_in_child(
         formulation,
         time_limit_s=time_limit_s,
         mip_gap=mip_gap,
+        restart=restart,
     )
     if result is None:
         return SolverResult(None, np.inf, "time_limit", "highs", time.perf_counter() - started)
@@ -533,6 +534,7 @@ def solve_highs(
     absolute_gap: float = 0.0,
     target: float = np.inf,
     light_presolve: bool = False,
+    restart: bool = True,
 ) -> SolverResult:
     """Solve with HiGHS through highspy; status from HiGHS's own model status.
 
@@ -543,7 +545,8 @@ def solve_highs(
     ``absolute_gap`` (scaled objective units, > 0) also stops it once the
     plan is that close to the bound. A finite ``target`` (scaled, offset
     included) stops it at the first plan worth that much.
-    ``light_presolve`` runs HiGHS's light presolve instead of its full one.
+    ``light_presolve`` runs HiGHS's light presolve instead of its full one;
+    ``restart=False`` keeps HiGHS from restarting its MIP after the root.
     No MIP start is passed: HiGHS 1.16 was seen to value a start wrongly in
     its presolved space (a constant offset lost) and then report "optimal"
     with a wrong objective.
@@ -555,6 +558,8 @@ def solve_highs(
     highs.setOptionValue("mip_rel_gap", float(mip_gap))  # type: ignore[attr-defined]
     if absolute_gap > 0:
         highs.setOptionValue("mip_abs_gap", float(absolute_gap))  # type: ignore[attr-defined]
+    if not restart:
+        highs.setOptionValue("mip_allow_restart", False)  # type: ignore[attr-defined]
     if light_presolve:
         highs.setOptionValue("presolve_mode", PRESOLVE_LIGHT)  # type: ignore[attr-defined]
     if integer and np.isfinite(target):  # HiGHS minimises −objective: a target from above
