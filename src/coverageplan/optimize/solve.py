@@ -83,7 +83,7 @@ def ancestors_of(parent: np.ndarray, selected: np.ndarray) -> np.ndarray:
 
 INTEGRAL = 1e-6  # an LP value this close to 0 or 1 counts as integral
 DUAL_ZERO = 1e-7  # a reduced cost this small counts as zero (HiGHS's dual feasibility tolerance)
-FACE_TIME_FACTOR = 6.0  # the MILP on the optimal face may take this many times the LP time ...
+FACE_TIME_FACTOR = 6.0  # the optimal-face step may take this many times the LP time ...
 FACE_MODEL_COLUMNS = 60_000  # ... on models of at most this many columns
 SUB_GAP_SHARE = 0.1  # the restricted MILP's own gap, as a share of the requested gap
 OBJECTIVE_TOLERANCE = 1e-9  # scaled objective units: solver round-off, not a gap
@@ -265,8 +265,8 @@ def solve_lp_guided(
     restrictions (:func:`lp_restrictions`) are tried narrowest first, until
     one's plan is within ``mip_gap`` of the bound; then, on models small
     enough, the MILP at the budget's price over the LP's optimal face
-    (:func:`face_restriction`; that MILP for at most ``FACE_TIME_FACTOR``
-    times the LP's time), its plan cut back to the budget. Restricted MILPs
+    (:func:`face_restriction`), its plan cut back to the budget, both
+    within ``FACE_TIME_FACTOR`` times the LP's time. Restricted MILPs
     stop at the first plan the bound proves, so a plan is often just within
     ``mip_gap``. Where dense, overlapping
     sites leave the LP bound too far above every plan, the MILP at the
@@ -305,15 +305,19 @@ def solve_lp_guided(
             and not within_gap(best.objective, bound, mip_gap)
         ):  # where the LP bound is within the gap of the optimum, a plan on its face proves it
             # (a wall-clock cap: should it bind, the plan depends on the machine's speed)
-            face_left = min(remaining(), FACE_TIME_FACTOR * lp_seconds)
+            face_deadline = time.perf_counter() + FACE_TIME_FACTOR * lp_seconds
+
+            def face_left() -> float:
+                return max(min(remaining(), face_deadline - time.perf_counter()), 0.0)
+
             on_face = solve_fixed(
                 priced(formulation, guide.price),
                 *face_restriction(lp_restricted[1], guide.face),
-                time_limit_s=face_left,
+                time_limit_s=face_left(),
                 mip_gap=priced_gap(formulation, guide.price, bound, mip_gap),
             )
             if on_face is not None:
-                best.cut_back(on_face, guide, bound, mip_gap, remaining)
+                best.cut_back(on_face, guide, bound, mip_gap, face_left)
     log.info(
         "LP bound %.6g (%.1f s); restricted MILP plan %.6g (%.1f s in all)",
         bound,
