@@ -391,16 +391,10 @@ def test_the_priced_milp_bound_lies_between_the_optimum_and_the_lp_bound(seed: i
             assert (activity[others] >= formulation.row_lower[others] - 1e-7).all()
 
 
-@pytest.mark.parametrize("seed", range(40))
-def test_a_plan_cut_back_within_its_infrastructure(seed: int) -> None:
-    """The MILP bounded by a plan's sites and trenches keeps to them and to the budget.
-
-    From the unbudgeted plan (priced at 0, so overspending) it returns a plan
-    within budget no better than the optimum; from the optimal plan's own
-    infrastructure it finds the optimum again.
-    """
-    from coverageplan.optimize.milp import build_formulation, solve_fixed, solve_highs
-    from coverageplan.optimize.solve import meets_rows, priced_milp, within_infrastructure
+def budgeted_optimum(seed: int) -> tuple:
+    """(problem, formulation, HiGHS's optimum) of ``random_problem(seed)``; skips without a
+    budget row or a plan."""
+    from coverageplan.optimize.milp import build_formulation, solve_highs
 
     problem = random_problem(seed, extended=seed % 2 == 1)
     formulation = build_formulation(problem)
@@ -409,6 +403,21 @@ def test_a_plan_cut_back_within_its_infrastructure(seed: int) -> None:
     optimal = solve_highs(formulation, time_limit_s=10, mip_gap=0.0)
     if optimal.values is None:
         pytest.skip("no plan at this budget")
+    return problem, formulation, optimal
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_plan_cut_back_within_its_infrastructure(seed: int) -> None:
+    """The MILP bounded by a plan's sites and trenches keeps to them and to the budget.
+
+    From the unbudgeted plan (priced at 0, so overspending) it returns a plan
+    within budget no better than the optimum; from the optimal plan's own
+    infrastructure it finds the optimum again.
+    """
+    from coverageplan.optimize.milp import solve_fixed
+    from coverageplan.optimize.solve import meets_rows, priced_milp, within_infrastructure
+
+    problem, formulation, optimal = budgeted_optimum(seed)
     _, everything = priced_milp(formulation, 0.0, lp_bound=1.0, time_limit_s=10, mip_gap=0.0)
     f = formulation
     infrastructure = slice(f.n_x, f.n_x + f.n_y + f.n_g)
@@ -432,21 +441,10 @@ def test_reduced_costs_price_every_step_off_the_lp_solution(seed: int) -> None:
     a column off the zero-reduced-cost face sits at its bound, on the side
     its sign says; the face restriction frees the face and the LP's support.
     """
-    from coverageplan.optimize.milp import (
-        PricedRelaxation,
-        build_formulation,
-        solve_highs,
-        without_budget,
-    )
+    from coverageplan.optimize.milp import PricedRelaxation, without_budget
     from coverageplan.optimize.solve import DUAL_ZERO, face_restriction, lp_restrictions
 
-    problem = random_problem(seed, extended=seed % 2 == 1)
-    formulation = build_formulation(problem)
-    if formulation.budget_row < 0:
-        pytest.skip("no budget row to price")
-    optimal = solve_highs(formulation, time_limit_s=10, mip_gap=0.0)
-    if optimal.values is None:
-        pytest.skip("no plan at this budget")
+    _, formulation, optimal = budgeted_optimum(seed)
     plan = np.round(optimal.values)
     budget = formulation.row_upper[formulation.budget_row]
     rows = without_budget(formulation).a_matrix

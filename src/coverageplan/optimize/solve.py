@@ -6,13 +6,13 @@ MILP restricted to the LP's support, with the sites and trenches the LP
 builds whole fixed, gives the plan; on models up to ``FACE_MODEL_COLUMNS``
 the next try is the MILP at the budget's price over the LP's optimal face
 (that support widened to every column with zero reduced cost at the
-budget's price), its plan cut back to the
-budget, which the LP bound alone may prove (at 10,000 villages 1.6 s in
-all, against 3.8 s by the priced MILP below). Under a budget the LP is solved
-through its Lagrangian dual, a few priced LPs without the budget row (at
-10,000 villages ~0.3 s against ~0.5 s for the LP with the row, at 50,000 a
-few seconds against ~11 s). Dense, overlapping candidate sites leave the LP
-bound 0.1–0.2 % above the optimum; then the MILP at the budget's price,
+budget's price), its plan cut back to the budget, which the LP bound alone
+may prove (at 10,000 villages 1.6 s in all, against 3.8 s by the priced
+MILP below). Under a budget the LP is solved through its Lagrangian dual,
+a few priced LPs without the budget row (at 10,000 villages ~0.3 s against
+~0.5 s for the LP with the row, at 50,000 a few seconds against ~11 s).
+Dense, overlapping candidate sites leave the LP bound 0.1–0.2 % above the
+optimum; then the MILP at the budget's price,
 still without the budget row, gives a tighter bound (its cuts) and an
 integer solution; that solution, often over the budget, is cut back to it
 by a MILP that may drop its sites and trenches but add none
@@ -211,8 +211,8 @@ def lp_guide(
     the least h(λ) + λ b bounds the LP, and the two bracketing LPs guide the
     MILP. ``with_face``: also the columns with zero reduced cost at that
     price (the LP there re-solved, warm, if it was not the last solved).
-    Otherwise, or when that
-    search ends without a bracket, the budgeted LP itself.
+    Otherwise, or when that search ends without a bracket, the budgeted LP
+    itself.
     """
     started = time.perf_counter()
     if start_price is not None and formulation.budget_row >= 0:
@@ -268,12 +268,12 @@ def solve_lp_guided(
     (:func:`face_restriction`), its plan cut back to the budget, both
     within ``FACE_TIME_FACTOR`` times the LP's time. Restricted MILPs
     stop at the first plan the bound proves, so a plan is often just within
-    ``mip_gap``. Where dense, overlapping
-    sites leave the LP bound too far above every plan, the MILP at the
-    budget's price without the budget row (:func:`priced_milp`) gives a
-    tighter bound and an integer plan, cut back to the budget within its
-    infrastructure (:func:`within_infrastructure`); the full MILP runs
-    only if that still leaves the gap open.
+    ``mip_gap``. Where dense, overlapping sites leave the LP bound too far
+    above every plan, the MILP at the budget's price without the budget row
+    (:func:`priced_milp`) gives a tighter bound and an integer plan, cut
+    back to the budget within its infrastructure
+    (:func:`within_infrastructure`); the full MILP runs only if that still
+    leaves the gap open.
     """
     started = time.perf_counter()
 
